@@ -1,0 +1,33 @@
+using Artemis.AppHost.LocalServers;
+using Artemis.ServiceDefaults;
+
+var builder = DistributedApplication.CreateBuilder(args);
+
+// Infrastructure: local processes in run mode (no container engine here), Aspire's containers when published.
+var redis = builder.AddArtemisRedis(ResourceNames.Redis);
+var database = builder.AddArtemisPostgres(ResourceNames.Postgres)
+    .AddDatabase(ResourceNames.Database);
+
+// The model connection (ConnectionStrings:model, or the offline simulator) joins here with the model pipeline.
+
+var apiKey = builder.AddParameter(
+    ResourceNames.AgentsApiKey,
+    new GenerateParameterDefault { MinLength = 32, Special = false },
+    secret: true,
+    persist: true);
+
+var agents = builder.AddProject<Projects.Artemis_Agents>(ResourceNames.Agents)
+    .WithReference(redis).WaitFor(redis)
+    .WithReference(database).WaitFor(database)
+    .WithEnvironment(ResourceNames.ApiKeyEnvironmentVariable, apiKey)
+    .WithHttpHealthCheck("/health")
+    .WithReplicas(builder.Configuration.GetValue("Artemis:Agents:Replicas", 1));
+
+// Web waits for agents' /health, which itself waits for the schema migration: the UI never opens on a half-made app.
+builder.AddProject<Projects.Artemis_Web>(ResourceNames.Web)
+    .WithReference(agents).WaitFor(agents)
+    .WithEnvironment(ResourceNames.ApiKeyEnvironmentVariable, apiKey)
+    .WithExternalHttpEndpoints()
+    .WithHttpHealthCheck("/health");
+
+builder.Build().Run();
