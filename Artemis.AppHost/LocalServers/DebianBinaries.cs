@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Globalization;
+
 namespace Artemis.AppHost.LocalServers;
 
 /// <summary>
@@ -12,7 +15,52 @@ public static class DebianBinaries
     /// <summary>The PostgreSQL major version the app is built and tested against.</summary>
     public const int PreferredPostgresMajor = 15;
 
+    /// <summary>AppHost setting: the redis-server program to run instead of the one on PATH.</summary>
+    public const string RedisServerKey = "Artemis:LocalServers:RedisServer";
+
+    /// <summary>AppHost setting: the bin folder of the PostgreSQL to run instead of Debian's.</summary>
+    public const string PostgresBinDirectoryKey = "Artemis:LocalServers:PostgresBinDirectory";
+
     private const string PostgresLibRoot = "/usr/lib/postgresql";
+
+    /// <summary>The configured redis-server, else the one on PATH; null when there is none.</summary>
+    public static string? FindRedis(IConfiguration configuration) =>
+        configuration[RedisServerKey] is { Length: > 0 } configured
+            ? (File.Exists(configured) ? Path.GetFullPath(configured) : null)
+            : FindOnPath("redis-server");
+
+    /// <summary>The configured PostgreSQL bin folder, else Debian's; null when there is none.</summary>
+    public static PostgresInstallation? FindPostgres(IConfiguration configuration)
+    {
+        if (configuration[PostgresBinDirectoryKey] is not { Length: > 0 } configured)
+        {
+            return FindPostgres();
+        }
+
+        var binDirectory = Path.GetFullPath(configured);
+        var postgres = Path.Combine(binDirectory, "postgres");
+        return File.Exists(postgres) && ReadMajorVersion(postgres) is { } major
+            ? new PostgresInstallation(major, binDirectory)
+            : null;
+    }
+
+    /// <summary>The major version from <c>postgres --version</c> ("postgres (PostgreSQL) 15.18 (Debian …)").</summary>
+    private static int? ReadMajorVersion(string postgres)
+    {
+        var startInfo = new ProcessStartInfo(postgres, "--version") { RedirectStandardOutput = true, UseShellExecute = false };
+        using var process = Process.Start(startInfo);
+        if (process is null)
+        {
+            return null;
+        }
+
+        var output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        var version = output.Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault(word => char.IsDigit(word[0]));
+        return version is not null && int.TryParse(version.Split('.')[0], NumberStyles.None, CultureInfo.InvariantCulture, out var major)
+            ? major
+            : null;
+    }
 
     public static string? FindOnPath(string program)
     {

@@ -39,7 +39,7 @@ public static class LocalServersBuilderExtensions
 
         // StackExchange.Redis cannot carry commas in a password, as Aspire's own Redis notes.
         var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(builder, $"{name}-password", special: false);
-        var program = DebianBinaries.FindOnPath("redis-server");
+        var program = DebianBinaries.FindRedis(builder.Configuration);
         var redis = new LocalRedisResource(name, program ?? "redis-server", LocalServerPaths.DataDirectory(builder, name), password);
 
         string? connectionString = null;
@@ -53,7 +53,8 @@ public static class LocalServersBuilderExtensions
             {
                 if (program is null)
                 {
-                    throw new LocalServerException(LocalServerMessages.MissingProgram(name, "redis-server", DebianBinaries.RedisPackage));
+                    throw new LocalServerException(LocalServerMessages.MissingProgram(
+                        name, builder.Configuration[DebianBinaries.RedisServerKey] ?? "redis-server", DebianBinaries.RedisPackage));
                 }
 
                 EnsurePortFree(name, port);
@@ -91,7 +92,7 @@ public static class LocalServersBuilderExtensions
         }
 
         var password = ParameterResourceBuilderExtensions.CreateDefaultPasswordParameter(builder, $"{name}-password");
-        var installation = DebianBinaries.FindPostgres();
+        var installation = DebianBinaries.FindPostgres(builder.Configuration);
         var dropToPostgresUser = UnixAccounts.IsRoot;
         var postgresProgram = installation?.Postgres ?? "postgres";
         var command = dropToPostgresUser ? DebianBinaries.FindOnPath("setpriv") ?? "setpriv" : postgresProgram;
