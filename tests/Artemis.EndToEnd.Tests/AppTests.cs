@@ -1,0 +1,122 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.Testing;
+using Artemis.ServiceDefaults;
+
+namespace Artemis.EndToEnd.Tests;
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class WholeApp
+{
+    /// <summary>One whole app at a time: each brings up Redis, PostgreSQL, two services and DCP.</summary>
+    public const string Name = "whole app";
+}
+
+public sealed class RunningApp : IAsyncLifetime
+{
+    public ArtemisApp App { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        App = await ArtemisApp.StartAsync();
+        await App.WaitAllHealthyAsync();
+    }
+
+    public async Task DisposeAsync() => await App.DisposeAsync();
+}
+
+[Collection(WholeApp.Name)]
+public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
+{
+    private ArtemisApp App => running.App;
+
+    [Fact]
+    public void Every_resource_is_running_and_healthy()
+    {
+        foreach (var resource in ArtemisApp.AllResources)
+        {
+            Assert.True(App.App.ResourceNotifications.TryGetCurrentState(resource, out var state), $"{resource} has no state");
+            Assert.Equal("Running", state.Snapshot.State?.Text);
+            Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Healthy, state.Snapshot.HealthStatus);
+        }
+    }
+
+    [Fact]
+    public async Task Agents_health_endpoints_answer_without_a_key()
+    {
+        using var client = App.CreateClient(ResourceNames.Agents);
+        Assert.Equal("Healthy", await client.GetStringAsync("/health"));
+        Assert.Equal("Healthy", await client.GetStringAsync("/alive"));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("wrong-key-of-enough-length")]
+    [InlineData("")]
+    public async Task Api_refuses_requests_without_the_right_key_with_problem_details(string? key)
+    {
+        using var client = App.CreateClient(ResourceNames.Agents, key);
+
+        using var response = await client.GetAsync("/api/health");
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.Content.ReadFromJsonAsync<JsonObject>();
+        Assert.Equal(401, problem!["status"]!.GetValue<int>());
+        Assert.Contains(ResourceNames.ApiKeyHeader, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Api_health_reports_postgres_redis_and_the_schema_with_the_key()
+    {
+        using var client = App.CreateClient(ResourceNames.Agents, App.ApiKey);
+
+        var health = await client.GetFromJsonAsync<JsonObject>("/api/health");
+
+        Assert.Equal("Healthy", health!["status"]!.GetValue<string>());
+        var checks = health["checks"]!.AsArray().Select(check => check!["name"]!.GetValue<string>()).ToList();
+        Assert.Contains(checks, name => name.Contains("postgres", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains(checks, name => name.Contains("redis", StringComparison.OrdinalIgnoreCase));
+        Assert.Contains("migrations", checks);
+    }
+
+    [Fact]
+    public async Task Database_schema_is_migrated()
+    {
+        var connectionString = await App.App.GetConnectionStringAsync(ResourceNames.Database);
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name IN ('events', 'cost_entries', 'schemaversions')", connection);
+        Assert.Equal(3L, await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Web_home_page_shows_the_live_health_of_agents_postgres_and_redis()
+    {
+        using var client = App.CreateClient(ResourceNames.Web);
+
+        var html = await client.GetStringAsync("/");
+
+        Assert.Contains("<h1>Health</h1>", html, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"health-status\"", html, StringComparison.Ordinal);
+        Assert.Contains("data-check=\"migrations\"", html, StringComparison.Ordinal);
+        Assert.Contains("PostgreSQL", html, StringComparison.Ordinal);
+        Assert.Contains("Redis", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("health-error", html, StringComparison.Ordinal);
+        Assert.Equal("Healthy", await client.GetStringAsync("/health"));
+    }
+
+    [Fact]
+    public async Task Web_answers_an_unknown_page_with_a_not_found_page()
+    {
+        using var client = App.CreateClient(ResourceNames.Web);
+
+        using var response = await client.GetAsync("/no-such-page");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Contains("There is no page at this address", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}
