@@ -1,7 +1,11 @@
+using Artemis.AppHost.Health;
 using Artemis.AppHost.LocalServers;
 using Artemis.ServiceDefaults;
 
 var builder = DistributedApplication.CreateBuilder(args);
+
+// Readiness is seen when it happens, not at Aspire's next 1-5 s retry: each startup level would pay it (ADR-003).
+builder.Services.AddPatientHealthChecks();
 
 // Infrastructure: local processes in run mode (no container engine here), Aspire's containers when published.
 var redis = builder.AddArtemisRedis(ResourceNames.Redis);

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
@@ -24,10 +25,15 @@ public static class Extensions
     /// <summary>Our own telemetry: every ActivitySource and Meter is named <c>Artemis.*</c>.</summary>
     public const string ArtemisTelemetryPrefix = "Artemis.*";
 
+    private const string OtlpTimeoutKey = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    private const string LoopbackOtlpTimeoutMilliseconds = "2000";
+
     public static TBuilder AddServiceDefaults<TBuilder>(this TBuilder builder) where TBuilder : IHostApplicationBuilder
     {
         builder.ConfigureOpenTelemetry();
         builder.AddDefaultHealthChecks();
+
+        builder.Services.AddHostedService<ParentProcessWatcher>();
 
         builder.Services.AddServiceDiscovery();
         builder.Services.ConfigureHttpClientDefaults(http =>
@@ -64,8 +70,17 @@ public static class Extensions
                 .AddHttpClientInstrumentation());
 
         // The AppHost sets OTEL_EXPORTER_OTLP_ENDPOINT to the dashboard; outside Aspire nothing is exported.
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        var endpoint = builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"];
+        if (!string.IsNullOrWhiteSpace(endpoint))
         {
+            // A collector on loopback (the dashboard) answers in milliseconds. The 10 s default export timeout only
+            // matters when it is gone — the AppHost died first — and then it holds shutdown hostage for 10 s (ADR-003).
+            if (builder.Configuration[OtlpTimeoutKey] is null
+                && Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) && uri.IsLoopback)
+            {
+                builder.Configuration.AddInMemoryCollection([new(OtlpTimeoutKey, LoopbackOtlpTimeoutMilliseconds)]);
+            }
+
             builder.Services.AddOpenTelemetry().UseOtlpExporter();
         }
 

@@ -115,6 +115,19 @@ public sealed class LocalPostgresTests : IDisposable
     }
 
     [Fact]
+    public async Task Postgres_as_root_refuses_a_state_folder_the_postgres_account_cannot_reach()
+    {
+        Assert.True(Environment.IsPrivilegedProcess, "CI runs as root, where PostgreSQL must drop to the postgres account");
+        Directory.CreateDirectory(_state.Directory);
+        File.SetUnixFileMode(_state.Directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+
+        await using var app = await LocalServersApp.StartPostgresAsync(_state);
+
+        var log = await app.WaitFailedAsync(ResourceNames.Postgres);
+        Assert.Contains($"the 'postgres' account cannot reach {DataDirectory}", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Postgres_without_its_programs_fails_to_start_naming_the_package()
     {
         await using var app = await LocalServersApp.StartPostgresAsync(_state, $"{DebianBinaries.PostgresBinDirectoryKey}=/nonexistent/bin");
