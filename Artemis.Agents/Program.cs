@@ -1,18 +1,25 @@
 using Artemis.Agents.Api;
+using Artemis.Agents.Configuration;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Persistence;
 
-var builder = WebApplication.CreateBuilder(args);
+return await ArtemisCommandLine.InvokeAsync(args, async args =>
+{
+    var builder = WebApplication.CreateBuilder(args);
 
-builder.AddServiceDefaults();
-builder.AddPersistence();
-builder.AddMessaging();
-builder.AddApi();
+    builder.AddServiceDefaults();
+    builder.AddConfigurationValidation();
+    builder.AddPersistence();
+    builder.AddMessaging();
+    builder.AddApi();
 
-var app = builder.Build();
+    var app = builder.Build();
 
-app.UseApi();
-app.MapDefaultEndpoints();
-app.MapHealthApi();
+    app.UseApi();
+    app.MapDefaultEndpoints();
+    app.MapHealthApi();
+    app.MapConfigurationApi();
 
-app.Run();
+    await app.RunAsync();
+    return 0;
+});

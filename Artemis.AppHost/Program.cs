@@ -1,5 +1,6 @@
 using Artemis.AppHost.Health;
 using Artemis.AppHost.LocalServers;
+using Artemis.AppHost.Model;
 using Artemis.ServiceDefaults;
 
 var builder = DistributedApplication.CreateBuilder(args);
@@ -12,7 +13,8 @@ var redis = builder.AddArtemisRedis(ResourceNames.Redis);
 var database = builder.AddArtemisPostgres(ResourceNames.Postgres)
     .AddDatabase(ResourceNames.Database);
 
-// The model connection (ConnectionStrings:model, or the offline simulator) joins here with the model pipeline.
+// The model: ConnectionStrings:model (any OpenAI-compatible endpoint), or the offline demo's scripted simulator.
+var model = builder.AddArtemisModel(ResourceNames.Model);
 
 var apiKey = builder.AddParameter(
     ResourceNames.AgentsApiKey,
@@ -23,7 +25,9 @@ var apiKey = builder.AddParameter(
 var agents = builder.AddProject<Projects.Artemis_Agents>(ResourceNames.Agents)
     .WithReference(redis).WaitFor(redis)
     .WithReference(database).WaitFor(database)
+    .WithReference(model).WaitFor(model)
     .WithEnvironment(ResourceNames.ApiKeyEnvironmentVariable, apiKey)
+    .WithEnvironment("Artemis__Workspace__Root", LocalServerPaths.WorkspaceRoot(builder))
     .WithHttpHealthCheck("/health")
     .WithReplicas(builder.Configuration.GetValue("Artemis:Agents:Replicas", 1));
 

@@ -19,8 +19,7 @@ public static class PersistenceExtensions
 
         builder.Services.AddOptions<MigrationOptions>()
             .BindConfiguration(MigrationOptions.SectionName)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+            .ValidateDataAnnotations(); // checked at start, with every other setting, by the configuration gate
 
         builder.Services.AddResiliencePipeline(MigrationPipeline, (pipeline, context) =>
         {

@@ -22,6 +22,22 @@ public static class LocalServerPaths
         return Path.GetFullPath(root, builder.AppHostDirectory);
     }
 
+    /// <summary>
+    /// The root of the agents' workspaces: <c>workspaces/</c> in the state folder, made here in run mode. Published, a
+    /// container's own /tmp (scratch that lives as long as the replica).
+    /// </summary>
+    public static string WorkspaceRoot(IDistributedApplicationBuilder builder)
+    {
+        if (builder.ExecutionContext.IsPublishMode)
+        {
+            return "/tmp";
+        }
+
+        var root = Path.Combine(StateDirectory(builder), "workspaces");
+        Directory.CreateDirectory(root);
+        return root;
+    }
+
     /// <summary>The folder of one server's data, named after its resource.</summary>
     public static string DataDirectory(IDistributedApplicationBuilder builder, string resourceName) =>
         Path.Combine(StateDirectory(builder), resourceName);

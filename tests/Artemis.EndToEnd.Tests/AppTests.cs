@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
+using Artemis.AppHost.Model;
 using Artemis.ServiceDefaults;
 
 namespace Artemis.EndToEnd.Tests;
@@ -80,6 +81,29 @@ public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
         Assert.Contains(checks, name => name.Contains("postgres", StringComparison.OrdinalIgnoreCase));
         Assert.Contains(checks, name => name.Contains("redis", StringComparison.OrdinalIgnoreCase));
         Assert.Contains("migrations", checks);
+    }
+
+    [Fact]
+    public async Task Agents_configuration_report_is_valid_against_the_offline_model()
+    {
+        using var client = App.CreateClient(ResourceNames.Agents, App.ApiKey);
+
+        var report = await client.GetFromJsonAsync<JsonObject>("/api/config/report");
+
+        Assert.True(report!["valid"]!.GetValue<bool>(), report.ToJsonString());
+        Assert.Empty(report["errors"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Offline_demo_model_is_the_simulator_and_requires_its_key()
+    {
+        var connectionString = await App.App.GetConnectionStringAsync(ResourceNames.Model);
+        Assert.Contains($"Key={ModelBuilderExtensions.OfflineDemoKey}", connectionString, StringComparison.Ordinal);
+        Assert.Contains($"Model={ModelBuilderExtensions.OfflineDemoModel}", connectionString, StringComparison.Ordinal);
+
+        using var client = App.CreateClient(ResourceNames.Model + ModelBuilderExtensions.SimulatorSuffix);
+        using var anonymous = await client.GetAsync("/v1/models");
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using Aspire.Hosting;
 using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Artemis.AppHost.LocalServers;
+using Artemis.AppHost.Model;
 using Artemis.ServiceDefaults;
 
 namespace Artemis.EndToEnd.Tests;
@@ -15,7 +16,10 @@ public sealed class ArtemisApp : IAsyncDisposable
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(3);
 
     public static readonly string[] AllResources =
-        [ResourceNames.Redis, ResourceNames.Postgres, ResourceNames.Database, ResourceNames.Agents, ResourceNames.Web];
+    [
+        ResourceNames.Redis, ResourceNames.Postgres, ResourceNames.Database,
+        ResourceNames.Model + ModelBuilderExtensions.SimulatorSuffix, ResourceNames.Model, ResourceNames.Agents, ResourceNames.Web,
+    ];
 
     private ArtemisApp(DistributedApplication app, string stateDirectory, string runId, string apiKey)
     {

@@ -58,7 +58,7 @@ public sealed class ManifestTests : IClassFixture<ManifestTests.PublishedManifes
     [Fact]
     public void Passwords_and_the_api_key_are_secret_parameters()
     {
-        foreach (var name in new[] { $"{ResourceNames.Redis}-password", $"{ResourceNames.Postgres}-password", ResourceNames.AgentsApiKey })
+        foreach (var name in new[] { $"{ResourceNames.Redis}-password", $"{ResourceNames.Postgres}-password", ResourceNames.AgentsApiKey, ResourceNames.Model })
         {
             Assert.Equal("parameter.v0", TypeOf(name));
             Assert.True(Resources[name]!["inputs"]!["value"]!["secret"]!.GetValue<bool>(), $"{name} must be secret");
@@ -73,6 +73,14 @@ public sealed class ManifestTests : IClassFixture<ManifestTests.PublishedManifes
         Assert.All(Bindings(ResourceNames.Agents), binding => Assert.False(binding["external"]?.GetValue<bool>() ?? false));
         Assert.Contains(Bindings(ResourceNames.Web), binding => binding["external"]?.GetValue<bool>() ?? false);
         Assert.Equal($"{{{ResourceNames.AgentsApiKey}.value}}", Resources[ResourceNames.Agents]!["env"]![ResourceNames.ApiKeyEnvironmentVariable]!.GetValue<string>());
+    }
+
+    [Fact]
+    public void Model_is_a_connection_string_the_deployment_supplies_never_the_simulator()
+    {
+        Assert.Equal("{model.value}", Resources[ResourceNames.Model]!["connectionString"]!.GetValue<string>());
+        Assert.DoesNotContain(Resources, resource => resource.Key.Contains("simulator", StringComparison.Ordinal));
+        Assert.Equal("{model.connectionString}", Resources[ResourceNames.Agents]!["env"]!["ConnectionStrings__model"]!.GetValue<string>());
     }
 
     [Fact]
