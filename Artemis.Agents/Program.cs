@@ -1,6 +1,8 @@
 using Artemis.Agents.Api;
 using Artemis.Agents.Configuration;
+using Artemis.Agents.Costs;
 using Artemis.Agents.Messaging;
+using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
 
 return await ArtemisCommandLine.InvokeAsync(args, async args =>
@@ -11,6 +13,8 @@ return await ArtemisCommandLine.InvokeAsync(args, async args =>
     builder.AddConfigurationValidation();
     builder.AddPersistence();
     builder.AddMessaging();
+    builder.AddCosts();
+    builder.AddModels();
     builder.AddApi();
 
     var app = builder.Build();
@@ -19,6 +23,7 @@ return await ArtemisCommandLine.InvokeAsync(args, async args =>
     app.MapDefaultEndpoints();
     app.MapHealthApi();
     app.MapConfigurationApi();
+    app.MapCostsApi();
 
     await app.RunAsync();
     return 0;

@@ -17,7 +17,6 @@ public static class ConfigurationExtensions
         builder.Services.AddOptions<WorkspaceOptions>().BindConfiguration(WorkspaceOptions.SectionName);
         builder.Services.AddOptions<SandboxOptions>().BindConfiguration(SandboxOptions.SectionName);
         builder.Services.AddOptions<AgentsOptions>().BindConfiguration(AgentsOptions.SectionName);
-        builder.Services.AddSingleton(sp => PriceCatalog.Load(sp.GetRequiredService<IConfiguration>()));
         builder.Services.AddHostedService<ConfigurationGate>();
         return builder;
     }

@@ -193,6 +193,17 @@ public static class ConfigurationValidator
                 $"'{model.Name}' has no price: add {PriceCatalog.SectionName}:{model.Name}:InputUsdPer1M and OutputUsdPer1M (Artemis never calls an unpriced model)");
         }
 
+        IntInRange(configuration, $"{ModelOptions.SectionName}:{nameof(ModelOptions.MaxOutputTokens)}", 1, 1_000_000, report);
+        IntInRange(configuration, $"{ModelOptions.SectionName}:{nameof(ModelOptions.MaxRetries)}", 0, 10, report);
+        IntInRange(configuration, $"{ModelOptions.SectionName}:{nameof(ModelOptions.AttemptTimeoutSeconds)}", 1, 3600, report);
+        IntInRange(configuration, $"{ModelOptions.SectionName}:{nameof(ModelOptions.TotalTimeoutSeconds)}", 1, 36_000, report);
+        var totalKey = $"{ModelOptions.SectionName}:{nameof(ModelOptions.TotalTimeoutSeconds)}";
+        if (!report.HasErrorFor(totalKey) && !report.HasErrorFor($"{ModelOptions.SectionName}:{nameof(ModelOptions.AttemptTimeoutSeconds)}")
+            && model.AttemptTimeoutSeconds > model.TotalTimeoutSeconds)
+        {
+            report.Error(totalKey, $"must be at least AttemptTimeoutSeconds ({model.AttemptTimeoutSeconds}), was {model.TotalTimeoutSeconds}");
+        }
+
         if (!string.IsNullOrWhiteSpace(model.RealtimeName) && catalog is not null)
         {
             if (!catalog.TryGetPrice(model.RealtimeName, out var price))

@@ -11,7 +11,18 @@ public sealed record ModelOptions(Uri? Endpoint, string? ApiKey, string? Name, s
 {
     public const string SectionName = "Artemis:Model";
 
-    public static readonly string[] Keys = ["Endpoint", "ApiKey", "Name", "RealtimeName"];
+    /// <summary>Output tokens allowed to a call that does not set its own limit: the worst case must be bounded.</summary>
+    public int MaxOutputTokens { get; init; } = 4096;
+
+    /// <summary>Retries of a failed HTTP attempt (429, 5xx, timeouts), with exponential backoff, jitter and Retry-After.</summary>
+    public int MaxRetries { get; init; } = 3;
+
+    public int AttemptTimeoutSeconds { get; init; } = 120;
+
+    public int TotalTimeoutSeconds { get; init; } = 300;
+
+    public static readonly string[] Keys =
+        ["Endpoint", "ApiKey", "Name", "RealtimeName", nameof(MaxOutputTokens), nameof(MaxRetries), nameof(AttemptTimeoutSeconds), nameof(TotalTimeoutSeconds)];
 
     /// <summary>The connection string's keys, matched without regard to case.</summary>
     public static readonly string[] ConnectionStringKeys = ["Endpoint", "Key", "Model", "RealtimeModel"];
@@ -21,11 +32,18 @@ public sealed record ModelOptions(Uri? Endpoint, string? ApiKey, string? Name, s
         var parts = ParseConnectionString(configuration.GetConnectionString(ResourceNames.Model));
         var section = configuration.GetSection(SectionName);
         var endpoint = section["Endpoint"] ?? parts.GetValueOrDefault("Endpoint");
+        var defaults = new ModelOptions(null, null, null, null);
         return new ModelOptions(
             Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) ? uri : null,
             section["ApiKey"] ?? parts.GetValueOrDefault("Key"),
             section["Name"] ?? parts.GetValueOrDefault("Model"),
-            section["RealtimeName"] ?? parts.GetValueOrDefault("RealtimeModel"));
+            section["RealtimeName"] ?? parts.GetValueOrDefault("RealtimeModel"))
+        {
+            MaxOutputTokens = IntOr(section[nameof(MaxOutputTokens)], defaults.MaxOutputTokens),
+            MaxRetries = IntOr(section[nameof(MaxRetries)], defaults.MaxRetries),
+            AttemptTimeoutSeconds = IntOr(section[nameof(AttemptTimeoutSeconds)], defaults.AttemptTimeoutSeconds),
+            TotalTimeoutSeconds = IntOr(section[nameof(TotalTimeoutSeconds)], defaults.TotalTimeoutSeconds),
+        };
     }
 
     /// <summary>Parses <c>key=value;…</c>; throws <see cref="FormatException"/> naming what is wrong.</summary>
@@ -56,6 +74,10 @@ public sealed record ModelOptions(Uri? Endpoint, string? ApiKey, string? Name, s
 
         return parts;
     }
+
+    /// <summary>A malformed number is the validator's to report; here it falls back to the default.</summary>
+    private static int IntOr(string? text, int fallback) =>
+        int.TryParse(text, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : fallback;
 
     /// <summary>The builder lower-cases keys; a message should show the key as the user wrote it.</summary>
     private static string AsTyped(string connectionString, string key) =>

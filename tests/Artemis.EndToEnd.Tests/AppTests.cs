@@ -107,6 +107,19 @@ public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
     }
 
     [Fact]
+    public async Task Costs_api_answers_with_the_ledger_summary()
+    {
+        using var client = App.CreateClient(ResourceNames.Agents, App.ApiKey);
+
+        var costs = await client.GetFromJsonAsync<JsonObject>("/api/costs");
+
+        foreach (var field in new[] { "calls", "totalUsd", "byModel", "byCard", "byStage", "byAgent", "byDay" })
+        {
+            Assert.True(costs!.ContainsKey(field), $"/api/costs has no '{field}': {costs.ToJsonString()}");
+        }
+    }
+
+    [Fact]
     public async Task Database_schema_is_migrated()
     {
         var connectionString = await App.App.GetConnectionStringAsync(ResourceNames.Database);
