@@ -10,13 +10,14 @@ return await ArtemisCommandLine.InvokeAsync(args, async args =>
     var builder = WebApplication.CreateBuilder(args);
 
     builder.AddServiceDefaults();
-    builder.AddConfigurationValidation();
+    builder.AddArtemisOptions();
     builder.AddPersistence();
     builder.AddMessaging();
     builder.AddCosts();
     builder.AddModels();
     builder.AddApi();
 
+    await builder.ValidateConfigurationAsync();
     var app = builder.Build();
 
     app.UseApi();

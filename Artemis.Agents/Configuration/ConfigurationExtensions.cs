@@ -1,4 +1,3 @@
-using Artemis.Agents.Costs;
 using Artemis.Agents.Files;
 using Artemis.Agents.Sandbox;
 using Artemis.Agents.Supervision;
@@ -8,24 +7,31 @@ namespace Artemis.Agents.Configuration;
 public static class ConfigurationExtensions
 {
     /// <summary>
-    /// The Artemis options, bound for the features, and the gate that validates every one of them (and reaches
-    /// PostgreSQL, Redis and the model) before anything else starts: on any error the service refuses to start.
+    /// The Artemis options, bound for the features (validated by <see cref="ValidateConfigurationAsync"/>).
     /// </summary>
-    public static IHostApplicationBuilder AddConfigurationValidation(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddArtemisOptions(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
         builder.Services.AddOptions<WorkspaceOptions>().BindConfiguration(WorkspaceOptions.SectionName);
         builder.Services.AddOptions<SandboxOptions>().BindConfiguration(SandboxOptions.SectionName);
         builder.Services.AddOptions<AgentsOptions>().BindConfiguration(AgentsOptions.SectionName);
-        builder.Services.AddHostedService<ConfigurationGate>();
         return builder;
+    }
+
+    /// <summary>
+    /// Validates every setting and reaches PostgreSQL, Redis and the model, before the app is built: nothing that
+    /// needs a setting is created from a bad one. Throws <see cref="InvalidConfigurationException"/> with the report.
+    /// </summary>
+    public static async Task ValidateConfigurationAsync(this WebApplicationBuilder builder, CancellationToken cancellationToken = default)
+    {
+        using var loggers = LoggerFactory.Create(logging => logging.AddConsole());
+        await ConfigurationGate.EnsureValidAsync(builder.Configuration, loggers.CreateLogger("Artemis.Agents.Configuration"), cancellationToken);
     }
 }
 
-/// <summary>Runs first (StartingAsync): an invalid configuration stops the host before any service starts.</summary>
-internal sealed partial class ConfigurationGate(IConfiguration configuration, ILogger<ConfigurationGate> logger) : IHostedLifecycleService
+/// <summary>The check the service makes before it builds anything that needs a setting.</summary>
+internal static partial class ConfigurationGate
 {
-    public async Task StartingAsync(CancellationToken cancellationToken)
+    public static async Task EnsureValidAsync(IConfiguration configuration, ILogger logger, CancellationToken cancellationToken)
     {
         var report = await ConfigurationProbes.ProbeAsync(
             configuration, ConfigurationValidator.Validate(configuration), ConfigurationProbes.DefaultTimeout, cancellationToken);
@@ -42,12 +48,6 @@ internal sealed partial class ConfigurationGate(IConfiguration configuration, IL
             throw new InvalidConfigurationException(report);
         }
     }
-
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(EventId = 3001, Level = LogLevel.Critical, Message = "The service refuses to start. {Report}")]
     private static partial void InvalidConfiguration(ILogger logger, string report);

@@ -10,7 +10,9 @@ namespace Artemis.Agents.Costs;
 /// the call (an unpriced model is refused; a missing output limit gets the configured one) and computes its worst
 /// case; after the answer it prices the usage the model reported exactly and writes it to the ledger. A call whose
 /// usage is missing or malformed is charged its worst case and logged as an error: no call goes unpriced. HTTP
-/// retries happen below this filter, so a retried request is priced once.
+/// retries happen below this filter, so a retried request is priced once. Budgets: the worst case is reserved in
+/// every budget of the call before it is sent (refused with <see cref="BudgetExceededException"/> if any could be
+/// exceeded), settled to the actual cost after, released if nothing was billed.
 /// </summary>
 public sealed class CostFilter(
     IChatClient inner,
@@ -18,14 +20,28 @@ public sealed class CostFilter(
     PriceCatalog catalog,
     TokenEstimator estimator,
     CostLedger ledger,
+    BudgetGuard budgets,
+    BudgetWindows windows,
+    BudgetAlerts alerts,
     CostMetrics metrics,
     ILogger<CostFilter> logger) : DelegatingChatClient(inner)
 {
     public override async Task<ChatResponse> GetResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
-        var call = Begin(messages, options);
-        var response = await base.GetResponseAsync(call.Messages, call.Options, cancellationToken);
+        var call = await BeginAsync(messages, options);
+        ChatResponse response;
+        try
+        {
+            response = await base.GetResponseAsync(call.Messages, call.Options, cancellationToken);
+        }
+        catch
+        {
+            // Refused or failed before an answer: nothing was billed, so nothing stays reserved.
+            await budgets.ReleaseAsync(call.Id, call.Windows);
+            throw;
+        }
+
         await SettleAsync(call, response.Usage, cancellationToken);
         return response;
     }
@@ -33,7 +49,7 @@ public sealed class CostFilter(
     public override async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(
         IEnumerable<ChatMessage> messages, ChatOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var call = Begin(messages, options);
+        var call = await BeginAsync(messages, options);
         UsageDetails? usage = null;
         var answered = false;
         try
@@ -59,10 +75,14 @@ public sealed class CostFilter(
             {
                 await SettleAsync(call, usage, CancellationToken.None);
             }
+            else
+            {
+                await budgets.ReleaseAsync(call.Id, call.Windows);
+            }
         }
     }
 
-    private PendingCall Begin(IEnumerable<ChatMessage> messages, ChatOptions? options)
+    private async Task<PendingCall> BeginAsync(IEnumerable<ChatMessage> messages, ChatOptions? options)
     {
         var list = messages as IList<ChatMessage> ?? messages.ToList();
         var attribution = CostAttribution.From(options);
@@ -72,7 +92,11 @@ public sealed class CostFilter(
         var modelId = bounded.ModelId ?? model.Name ?? throw new InvalidOperationException("no model is configured");
         var price = catalog.GetPrice(modelId);
         var worstCase = CallCost.WorstCase(modelId, price, estimator.CountPromptTokens(list, bounded), bounded.MaxOutputTokens.Value);
-        return new PendingCall(Guid.NewGuid().ToString("N"), modelId, price, attribution, worstCase, list, bounded);
+        var call = new PendingCall(Guid.NewGuid().ToString("N"), modelId, price, attribution, worstCase, windows.For(attribution.CardId), list, bounded);
+
+        // Throws BudgetExceededException, before anything is sent, if any budget could be exceeded.
+        await budgets.ReserveAsync(call.Id, call.Windows, worstCase.Usd, TimeSpan.FromSeconds(2L * model.TotalTimeoutSeconds));
+        return call;
     }
 
     private async Task SettleAsync(PendingCall call, UsageDetails? usage, CancellationToken cancellationToken)
@@ -93,6 +117,7 @@ public sealed class CostFilter(
             CostsLog.ChargedWorstCase(logger, call.Id, call.Model, exception.Message, cost.Usd);
         }
 
+        // The ledger first: it is the truth that a restart replays into the budget counters (BudgetReconciler).
         if (await ledger.RecordAsync(call.Id, cost, call.Attribution, estimated, cancellationToken))
         {
             metrics.Record(cost, call.Attribution, estimated);
@@ -101,8 +126,12 @@ public sealed class CostFilter(
         {
             CostsLog.AlreadyRecorded(logger, call.Id);
         }
+
+        await budgets.SettleAsync(call.Id, call.Windows, cost.Usd);
+        await alerts.CheckAsync(call.Windows, cancellationToken);
     }
 
     private sealed record PendingCall(
-        string Id, string Model, ModelPrice Price, CostAttribution Attribution, CallCost WorstCase, IList<ChatMessage> Messages, ChatOptions Options);
+        string Id, string Model, ModelPrice Price, CostAttribution Attribution, CallCost WorstCase, IReadOnlyList<BudgetWindow> Windows,
+        IList<ChatMessage> Messages, ChatOptions Options);
 }

@@ -15,6 +15,27 @@ public static class CostsApi
         return app;
     }
 
-    public static async Task<Ok<CostSummary>> GetCostsAsync(CostLedger ledger, CancellationToken cancellationToken) =>
-        TypedResults.Ok(await ledger.SummarizeAsync(cancellationToken));
+    public static async Task<Ok<CostsResponse>> GetCostsAsync(
+        CostLedger ledger, BudgetGuard budgets, BudgetWindows windows, CancellationToken cancellationToken)
+    {
+        var summary = await ledger.SummarizeAsync(cancellationToken);
+        var states = new List<BudgetState>();
+        foreach (var window in windows.For(cardId: null))
+        {
+            states.Add(await budgets.StateAsync(window));
+        }
+
+        return TypedResults.Ok(new CostsResponse(
+            summary.Calls, summary.TotalUsd, summary.ByModel, summary.ByCard, summary.ByStage, summary.ByAgent, summary.ByDay, states));
+    }
 }
+
+public sealed record CostsResponse(
+    long Calls,
+    decimal TotalUsd,
+    IReadOnlyList<CostBreakdown> ByModel,
+    IReadOnlyList<CostBreakdown> ByCard,
+    IReadOnlyList<CostBreakdown> ByStage,
+    IReadOnlyList<CostBreakdown> ByAgent,
+    IReadOnlyList<CostBreakdown> ByDay,
+    IReadOnlyList<BudgetState> Budgets);

@@ -2,13 +2,21 @@ namespace Artemis.Agents.Costs;
 
 public static class CostsExtensions
 {
-    /// <summary>Prices, the prompt-token estimator, the cost ledger and the cost instruments.</summary>
+    /// <summary>Prices, the prompt-token estimator, the cost ledger, budgets and the cost instruments.</summary>
     public static IHostApplicationBuilder AddCosts(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton(sp => PriceCatalog.Load(sp.GetRequiredService<IConfiguration>()));
         builder.Services.AddSingleton<TokenEstimator>();
         builder.Services.AddSingleton<CostLedger>();
         builder.Services.AddSingleton<CostMetrics>();
+        builder.Services.AddSingleton(sp => sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BudgetOptions>>().Value);
+        builder.Services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<BudgetWindows>();
+        builder.Services.AddSingleton<BudgetGuard>();
+        builder.Services.AddSingleton<BudgetAlerts>();
+        builder.Services.AddSingleton<BudgetReconciler>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetReconciler>());
         return builder;
     }
 }

@@ -113,10 +113,14 @@ public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
 
         var costs = await client.GetFromJsonAsync<JsonObject>("/api/costs");
 
-        foreach (var field in new[] { "calls", "totalUsd", "byModel", "byCard", "byStage", "byAgent", "byDay" })
+        foreach (var field in new[] { "calls", "totalUsd", "byModel", "byCard", "byStage", "byAgent", "byDay", "budgets" })
         {
             Assert.True(costs!.ContainsKey(field), $"/api/costs has no '{field}': {costs.ToJsonString()}");
         }
+
+        var budgets = costs!["budgets"]!.AsArray();
+        Assert.Equal(2, budgets.Count);
+        Assert.All(budgets, budget => Assert.Equal(["window", "limitUsd", "spentUsd", "reservedUsd"], budget!.AsObject().Select(p => p.Key)));
     }
 
     [Fact]

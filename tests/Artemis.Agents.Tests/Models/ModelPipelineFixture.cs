@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Aspire.Hosting;
 using Aspire.Hosting.Testing;
 using Artemis.Agents.Costs;
+using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
 using Artemis.AppHost.LocalServers;
@@ -46,12 +47,16 @@ public sealed class ModelPipelineFixture : IAsyncLifetime
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         Directory.CreateDirectory(_state);
         var servers = DistributedApplicationTestingBuilder.Create(
-            $"--{LocalServerPaths.StateDirectoryKey}={_state}", $"--Parameters:{ResourceNames.Postgres}-password=pg-{Guid.NewGuid():N}");
+            $"--{LocalServerPaths.StateDirectoryKey}={_state}", $"--Parameters:{ResourceNames.Postgres}-password=pg-{Guid.NewGuid():N}",
+            $"--Parameters:{ResourceNames.Redis}-password=redis-{Guid.NewGuid():N}");
         servers.AddArtemisPostgres(ResourceNames.Postgres).AddDatabase(ResourceNames.Database);
+        servers.AddArtemisRedis(ResourceNames.Redis);
         _servers = servers.Build();
         await _servers.StartAsync(timeout.Token);
         await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Database, timeout.Token);
+        await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Redis, timeout.Token);
         var database = await _servers.GetConnectionStringAsync(ResourceNames.Database, timeout.Token);
+        var redis = await _servers.GetConnectionStringAsync(ResourceNames.Redis, timeout.Token);
 
         _simulator = SimulatorApp.Build(["--urls=http://127.0.0.1:0", $"--Simulator:ApiKey={Key}", "--Logging:LogLevel:Default=Warning"]);
         await _simulator.StartAsync(timeout.Token);
@@ -62,17 +67,23 @@ public sealed class ModelPipelineFixture : IAsyncLifetime
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             [$"ConnectionStrings:{ResourceNames.Database}"] = database,
+            [$"ConnectionStrings:{ResourceNames.Redis}"] = redis,
+            ["Artemis:Budget:DailyUsd"] = "1000",
+            ["Artemis:Budget:MonthlyUsd"] = "10000",
+            ["Artemis:Budget:PerCardUsd"] = "2",
             [$"ConnectionStrings:{ResourceNames.Model}"] = $"Endpoint={simulator}v1;Key={Key};Model={Model}",
             ["Artemis:Model:MaxOutputTokens"] = "1000",
             ["Artemis:Model:MaxRetries"] = "3",
             ["Logging:LogLevel:Default"] = "Warning",
         });
         builder.AddPersistence();
+        builder.AddMessaging();
         builder.AddCosts();
         builder.AddModels();
         _host = builder.Build();
         await _host.StartAsync(timeout.Token);
         await Services.GetRequiredService<DatabaseMigrator>().Completed.WaitAsync(timeout.Token);
+        await Services.GetRequiredService<BudgetReconciler>().Completed.WaitAsync(timeout.Token);
     }
 
     /// <summary>A test's clean start: its script, and an empty request log.</summary>

@@ -1,0 +1,40 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
+using Npgsql;
+
+namespace Artemis.Agents.Costs;
+
+/// <summary>
+/// Raises an alert exactly once per budget window when spending reaches <c>Artemis:Budget:AlertThreshold</c>: an
+/// event in the events table, an error in the log and the <c>artemis.budget.alerts</c> counter.
+/// </summary>
+public sealed partial class BudgetAlerts(BudgetGuard budgets, BudgetOptions options, NpgsqlDataSource dataSource, IMeterFactory meters, ILogger<BudgetAlerts> logger)
+{
+    private readonly Counter<long> _alerts = meters.Create(CostMetrics.MeterName)
+        .CreateCounter<long>("artemis.budget.alerts", "{alert}", "Budget windows that reached the alert threshold");
+
+    public async Task CheckAsync(IReadOnlyList<BudgetWindow> windows, CancellationToken cancellationToken)
+    {
+        foreach (var window in windows)
+        {
+            if (!await budgets.CrossedAlertThresholdAsync(window))
+            {
+                continue;
+            }
+
+            var state = await budgets.StateAsync(window);
+            AlertRaised(logger, window.Name, state.SpentUsd, window.LimitUsd, options.AlertThreshold);
+            _alerts.Add(1, new KeyValuePair<string, object?>("window", window.Key[BudgetWindows.KeyPrefix.Length..].Split(':')[0]));
+            await using var command = dataSource.CreateCommand("INSERT INTO events (card_id, kind, payload) VALUES ($1, 'budget.alert', $2::jsonb)");
+            command.Parameters.Add(new NpgsqlParameter { Value = window.Name.StartsWith("card ", StringComparison.Ordinal) ? window.Name[5..] : DBNull.Value });
+            command.Parameters.Add(new NpgsqlParameter
+            {
+                Value = JsonSerializer.Serialize(new { window = window.Name, limitUsd = window.LimitUsd, spentUsd = state.SpentUsd, threshold = options.AlertThreshold }),
+            });
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
+    }
+
+    [LoggerMessage(EventId = 4010, Level = LogLevel.Error, Message = "Budget alert: the {Window} budget has ${Spent} spent of ${Limit} (threshold {Threshold:P0})")]
+    private static partial void AlertRaised(ILogger logger, string window, decimal spent, decimal limit, double threshold);
+}

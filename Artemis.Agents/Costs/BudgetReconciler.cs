@@ -1,0 +1,63 @@
+using Artemis.Agents.Persistence;
+using Npgsql;
+
+namespace Artemis.Agents.Costs;
+
+/// <summary>
+/// At start, replays the ledger of the last 40 days into the budget counters. Settling is idempotent per call id, so
+/// calls already counted are skipped and a call whose process was killed after writing the ledger but before
+/// settling is counted exactly once. Reservations of a killed process expire and are swept by later calls.
+/// </summary>
+public sealed partial class BudgetReconciler(
+    DatabaseMigrator migrator, NpgsqlDataSource dataSource, BudgetGuard budgets, BudgetWindows windows, ILogger<BudgetReconciler> logger) : BackgroundService
+{
+    private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Completed => _completed.Task;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await migrator.Completed.WaitAsync(stoppingToken);
+            var counted = await ReconcileAsync(stoppingToken);
+            Reconciled(logger, counted);
+            _completed.TrySetResult();
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            _completed.TrySetCanceled(stoppingToken);
+        }
+        catch (Exception exception) when (exception is NpgsqlException or StackExchange.Redis.RedisException)
+        {
+            ReconcileFailed(logger, exception);
+            _completed.TrySetException(exception);
+        }
+    }
+
+    /// <summary>Counts every recent ledger row not yet in the counters; returns how many were counted now.</summary>
+    public async Task<int> ReconcileAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(
+            "SELECT call_id, occurred_at, card_id, cost_usd FROM cost_entries WHERE occurred_at >= now() - interval '40 days'");
+        var counted = 0;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var occurred = new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero);
+            var card = reader.IsDBNull(2) ? null : reader.GetString(2);
+            if (await budgets.SettleAsync(reader.GetString(0), windows.For(occurred, card), reader.GetDecimal(3)))
+            {
+                counted++;
+            }
+        }
+
+        return counted;
+    }
+
+    [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "Budget counters reconciled with the ledger: {Counted} calls counted now")]
+    private static partial void Reconciled(ILogger logger, int counted);
+
+    [LoggerMessage(EventId = 4021, Level = LogLevel.Error, Message = "Budget counters could not be reconciled with the ledger")]
+    private static partial void ReconcileFailed(ILogger logger, Exception exception);
+}

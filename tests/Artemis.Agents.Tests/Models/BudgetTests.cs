@@ -1,0 +1,144 @@
+using Artemis.Agents.Costs;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace Artemis.Agents.Tests.Models;
+
+/// <summary>Budgets on real Redis: reserved before a call, exact under concurrency, settled once, rebuilt from the ledger.</summary>
+public sealed class BudgetTests(ModelPipelineFixture pipeline) : IClassFixture<ModelPipelineFixture>
+{
+    private BudgetGuard Guard => pipeline.Services.GetRequiredService<BudgetGuard>();
+
+    private BudgetWindows Windows => pipeline.Services.GetRequiredService<BudgetWindows>();
+
+    private static string NewCard() => "card-" + Guid.NewGuid().ToString("N")[..8];
+
+    private static BudgetWindow TestWindow(decimal limitUsd) =>
+        new("test", BudgetWindows.KeyPrefix + "test:" + Guid.NewGuid().ToString("N"), limitUsd);
+
+    [Fact]
+    public async Task Of_1000_concurrent_calls_exactly_those_the_budget_allows_run_and_nothing_stays_reserved()
+    {
+        const decimal callUsd = 0.01m;
+        var window = TestWindow(limitUsd: 100 * callUsd);
+        var ids = Enumerable.Range(0, 1000).Select(i => $"concurrent-{Guid.NewGuid():N}").ToList();
+
+        var attempts = await Task.WhenAll(ids.Select(async id =>
+        {
+            try
+            {
+                await Guard.ReserveAsync(id, [window], callUsd, TimeSpan.FromMinutes(5));
+                return id;
+            }
+            catch (BudgetExceededException)
+            {
+                return null;
+            }
+        }));
+        var admitted = attempts.OfType<string>().ToList();
+
+        Assert.Equal(100, admitted.Count);
+        Assert.Equal(100 * callUsd, (await Guard.StateAsync(window)).ReservedUsd);
+
+        // Each admitted call settles at most its worst case; the refused ones release (nothing was reserved for them).
+        await Task.WhenAll(admitted.Select(id => Guard.SettleAsync(id, [window], callUsd * 0.75m)));
+        await Task.WhenAll(ids.Except(admitted).Select(id => Guard.ReleaseAsync(id, [window])));
+
+        var state = await Guard.StateAsync(window);
+        Assert.Equal(0m, state.ReservedUsd);
+        Assert.Equal(100 * callUsd * 0.75m, state.SpentUsd);
+        Assert.True(state.SpentUsd <= window.LimitUsd);
+    }
+
+    [Fact]
+    public async Task Settling_a_call_twice_counts_it_once()
+    {
+        var window = TestWindow(1m);
+        await Guard.ReserveAsync("twice", [window], 0.1m, TimeSpan.FromMinutes(1));
+
+        Assert.True(await Guard.SettleAsync("twice", [window], 0.05m));
+        Assert.False(await Guard.SettleAsync("twice", [window], 0.05m));
+
+        var state = await Guard.StateAsync(window);
+        Assert.Equal((0.05m, 0m), (state.SpentUsd, state.ReservedUsd));
+    }
+
+    [Fact]
+    public async Task An_expired_reservation_of_a_killed_process_is_swept_back()
+    {
+        var window = TestWindow(1m);
+        await Guard.ReserveAsync($"killed-{Guid.NewGuid():N}", [window], 0.9m, TimeSpan.FromMilliseconds(1));
+        await Task.Delay(20);
+
+        // The next reservation sweeps the expired one, so the budget has room again.
+        await Guard.ReserveAsync($"next-{Guid.NewGuid():N}", [window], 0.5m, TimeSpan.FromMinutes(1));
+
+        Assert.Equal(0.5m, (await Guard.StateAsync(window)).ReservedUsd);
+    }
+
+    [Fact]
+    public async Task A_call_that_could_exceed_the_card_budget_is_refused_before_it_is_sent()
+    {
+        await pipeline.ResetAsync("""{ "steps": [], "fallback": { "content": "Should not be asked." } }""");
+        var card = NewCard();
+        var cardWindow = Windows.For(card).Single(window => window.Name == $"card {card}");
+        await Guard.SettleAsync($"earlier-{card}", [cardWindow], cardWindow.LimitUsd - 0.0001m);
+
+        var refused = await Assert.ThrowsAsync<BudgetExceededException>(() =>
+            pipeline.Chat.GetResponseAsync("Hello", ModelPipelineFixture.For(card)));
+
+        Assert.Contains($"card {card}", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(await pipeline.SimulatorRequestsAsync());
+        Assert.Equal(0m, (await Guard.StateAsync(cardWindow)).ReservedUsd);
+    }
+
+    [Fact]
+    public async Task A_priced_call_leaves_its_exact_cost_spent_and_nothing_reserved()
+    {
+        await pipeline.ResetAsync("""
+            { "steps": [ { "match": { "lastRole": "user" }, "reply": { "content": "Hi.", "usage": { "promptTokens": 1000, "completionTokens": 100 } } } ] }
+            """);
+        var card = NewCard();
+
+        await pipeline.Chat.GetResponseAsync("Hello", ModelPipelineFixture.For(card));
+
+        var state = await Guard.StateAsync(Windows.For(card).Single(window => window.Name == $"card {card}"));
+        Assert.Equal((1000 * 0.15m + 100 * 0.60m) / 1_000_000m, state.SpentUsd);
+        Assert.Equal(0m, state.ReservedUsd);
+    }
+
+    [Fact]
+    public async Task A_call_in_the_ledger_but_never_settled_is_counted_once_on_restart()
+    {
+        var card = NewCard();
+        var ledger = pipeline.Services.GetRequiredService<CostLedger>();
+        var reconciler = pipeline.Services.GetRequiredService<BudgetReconciler>();
+        // The process was killed after writing the ledger and before settling the budget.
+        await ledger.RecordAsync($"crashed-{card}", new CallCost("gpt-4o", 100, 0, 10, 0, 0, 0.00035m),
+            new CostAttribution(card, "development", "developer-1"), estimated: false, CancellationToken.None);
+        var cardWindow = Windows.For(card).Single(window => window.Name == $"card {card}");
+        Assert.Equal(0m, (await Guard.StateAsync(cardWindow)).SpentUsd);
+
+        Assert.True(await reconciler.ReconcileAsync(CancellationToken.None) >= 1);
+        await reconciler.ReconcileAsync(CancellationToken.None);
+
+        Assert.Equal(0.00035m, (await Guard.StateAsync(cardWindow)).SpentUsd);
+    }
+
+    [Fact]
+    public async Task The_alert_is_raised_exactly_once_per_window()
+    {
+        var card = NewCard();
+        var alerts = pipeline.Services.GetRequiredService<BudgetAlerts>();
+        var windows = Windows.For(card).Where(window => window.Name == $"card {card}").ToList();
+        await Guard.SettleAsync($"spend-{card}", windows, windows[0].LimitUsd * 0.85m);
+
+        await alerts.CheckAsync(windows, CancellationToken.None);
+        await alerts.CheckAsync(windows, CancellationToken.None);
+
+        await using var command = pipeline.Database.CreateCommand("SELECT count(*) FROM events WHERE kind = 'budget.alert' AND card_id = $1");
+        command.Parameters.Add(new NpgsqlParameter { Value = card });
+        Assert.Equal(1L, await command.ExecuteScalarAsync());
+    }
+}
