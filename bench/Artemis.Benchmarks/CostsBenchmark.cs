@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using Artemis.Agents.Costs;
+using Artemis.Agents.Messaging;
+using Artemis.Agents.Models;
+using Artemis.Agents.Persistence;
+using Artemis.ServiceDefaults;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using OpenAI;
+using StackExchange.Redis;
+
+namespace Artemis.Benchmarks;
+
+/// <summary>
+/// The cost path's figures, each against a baseline measured in the same run: the CostFilter's added time per call
+/// (in-process, over a model that answers at once), the whole pipeline against the simulator with and without it,
+/// and budget reservations per second with 256 concurrent callers on real Redis, checked for overspend.
+/// </summary>
+internal static class CostsBenchmark
+{
+    private const string Model = "gpt-4o-mini";
+    private const int Callers = 256;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        await using var infrastructure = await BenchInfrastructure.StartAsync();
+        using var host = BuildHost(infrastructure);
+        await host.StartAsync();
+        await host.Services.GetRequiredService<DatabaseMigrator>().Completed;
+        await host.Services.GetRequiredService<BudgetReconciler>().Completed;
+        await SetScriptAsync(infrastructure);
+
+        var report = new StringBuilder();
+        report.AppendLine("# Cost path benchmarks").AppendLine();
+        report.AppendLine("Command: `dotnet run -c Release --project bench/Artemis.Benchmarks -- costs` (from the repository root).");
+        report.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.MachineName}, {Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
+        report.AppendLine("Real PostgreSQL 15 and Redis (LocalServers), the model simulator on loopback; every figure's baseline is measured in the same run, interleaved.").AppendLine();
+        report.AppendLine("| figure | measured | baseline (same run) | ratio / added | target |");
+        report.AppendLine("|---|---|---|---|---|");
+
+        await InProcessOverheadAsync(host.Services, report);
+        await EndToEndAsync(host.Services, report);
+        await ReservationsAsync(host.Services, infrastructure, report);
+
+        var path = Path.Combine(FindRoot(), "bench", "results", "costs.md");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        await File.WriteAllTextAsync(path, report.ToString());
+        Console.WriteLine(report);
+        await host.StopAsync();
+        return 0;
+    }
+
+    private static IHost BuildHost(BenchInfrastructure infrastructure)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [$"ConnectionStrings:{ResourceNames.Database}"] = infrastructure.Database,
+            [$"ConnectionStrings:{ResourceNames.Redis}"] = infrastructure.Redis,
+            [$"ConnectionStrings:{ResourceNames.Model}"] = $"Endpoint={infrastructure.SimulatorV1};Key={BenchInfrastructure.SimulatorKey};Model={Model}",
+            ["Artemis:Budget:DailyUsd"] = "1000000",
+            ["Artemis:Budget:MonthlyUsd"] = "1000000",
+            ["Artemis:Budget:PerCardUsd"] = "1000000",
+            ["Logging:LogLevel:Default"] = "Warning",
+        });
+        builder.AddPersistence();
+        builder.AddMessaging();
+        builder.AddCosts();
+        builder.AddModels();
+        return builder.Build();
+    }
+
+    private static async Task SetScriptAsync(BenchInfrastructure infrastructure)
+    {
+        using var http = new HttpClient();
+        using var content = new StringContent(
+            """{ "steps": [], "fallback": { "content": "Benchmark reply.", "usage": { "promptTokens": 120, "cachedTokens": 20, "completionTokens": 12 } } }""",
+            Encoding.UTF8, "application/json");
+        using var response = await http.PutAsync(new Uri(infrastructure.SimulatorV1, "/_sim/script"), content);
+        response.EnsureSuccessStatusCode();
+    }
+
+    private static readonly ChatMessage[] Prompt = [new(ChatRole.System, "You are a careful developer."), new(ChatRole.User, "Add a unit test for the parser.")];
+
+    /// <summary>The filter over a model that answers at once, against that model alone: what the filter adds per call.</summary>
+    private static async Task InProcessOverheadAsync(IServiceProvider services, StringBuilder report)
+    {
+        using var instant = new InstantChatClient();
+        using var filtered = ActivatorUtilities.CreateInstance<CostFilter>(services, instant);
+        var options = new CostAttribution("bench-card", "bench", "bench-agent").ApplyTo(null);
+        var (withFilter, without) = await InterleaveAsync(
+            () => filtered.GetResponseAsync(Prompt, options), () => instant.GetResponseAsync(Prompt, options), rounds: 10, perRound: 200);
+        var added = withFilter - without;
+        report.AppendLine(CultureInfo.InvariantCulture,
+            $"| CostFilter per call, in-process (estimate, reserve in Redis, price, ledger row in PostgreSQL, settle, alert check) | {Micro(withFilter)} | {Micro(without)} (a model that answers at once) | +{Micro(added)} | ≤ 50 µs |");
+
+        // The filter's own computation, without its I/O: token estimate and exact pricing.
+        var estimator = services.GetRequiredService<TokenEstimator>();
+        var price = services.GetRequiredService<PriceCatalog>().GetPrice(Model);
+        var usage = new UsageDetails { InputTokenCount = 120, CachedInputTokenCount = 20, OutputTokenCount = 12 };
+        var stopwatch = Stopwatch.StartNew();
+        const int n = 20_000;
+        for (var i = 0; i < n; i++)
+        {
+            var tokens = estimator.CountPromptTokens(Prompt, options);
+            _ = CallCost.WorstCase(Model, price, tokens, 4096);
+            _ = CallCost.Price(Model, price, usage);
+        }
+
+        var compute = stopwatch.Elapsed / n;
+        report.AppendLine(CultureInfo.InvariantCulture,
+            $"| CostFilter computation alone (token estimate + worst case + exact price) | {Micro(compute)} | — | — | ≤ 50 µs |");
+    }
+
+    /// <summary>The whole pipeline against the simulator, with and without the filter (same client, same HTTP stack).</summary>
+    private static async Task EndToEndAsync(IServiceProvider services, StringBuilder report)
+    {
+        var withFilter = services.GetRequiredService<IChatClient>();
+        using var without = new ChatClientBuilder(services.GetRequiredService<OpenAIClient>().GetChatClient(Model).AsIChatClient())
+            .UseFunctionInvocation().Build(services);
+        var options = new CostAttribution("bench-card", "bench", "bench-agent").ApplyTo(null);
+        var (a, b) = await InterleaveAsync(
+            () => withFilter.GetResponseAsync(Prompt, options), () => without.GetResponseAsync(Prompt, new ChatOptions()), rounds: 10, perRound: 40);
+        report.AppendLine(CultureInfo.InvariantCulture,
+            $"| One model call end to end (real OpenAI connector → simulator over loopback) | {Milli(a)} | {Milli(b)} without the CostFilter | {a / b:0.00}× | ≤ 1.05× |");
+    }
+
+    /// <summary>256 callers reserving and settling against one budget that fills up: throughput, and no overspend.</summary>
+    private static async Task ReservationsAsync(IServiceProvider services, BenchInfrastructure infrastructure, StringBuilder report)
+    {
+        var guard = services.GetRequiredService<BudgetGuard>();
+        var window = new BudgetWindow("bench", BudgetWindows.KeyPrefix + "bench:" + Guid.NewGuid().ToString("N"), LimitUsd: 200m);
+        const decimal callUsd = 0.001m;
+        var duration = TimeSpan.FromSeconds(5);
+        long reserved = 0, refused = 0;
+        var stopwatch = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Callers).Select(caller => Task.Run(async () =>
+        {
+            var i = 0;
+            while (stopwatch.Elapsed < duration)
+            {
+                var id = $"bench-{caller}-{i++}";
+                try
+                {
+                    await guard.ReserveAsync(id, [window], callUsd, TimeSpan.FromMinutes(5));
+                    Interlocked.Increment(ref reserved);
+                    await guard.SettleAsync(id, [window], callUsd);
+                }
+                catch (BudgetExceededException)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+        })));
+        var elapsed = stopwatch.Elapsed;
+        var state = await guard.StateAsync(window);
+        var perSecond = (reserved + refused) / elapsed.TotalSeconds;
+
+        // Baseline: the same 256 callers doing the cheapest Redis round trip (PING) for as long.
+        await using var redis = await ConnectionMultiplexer.ConnectAsync(infrastructure.Redis);
+        long pings = 0;
+        stopwatch.Restart();
+        await Task.WhenAll(Enumerable.Range(0, Callers).Select(_ => Task.Run(async () =>
+        {
+            var db = redis.GetDatabase();
+            while (stopwatch.Elapsed < duration)
+            {
+                await db.PingAsync();
+                Interlocked.Increment(ref pings);
+            }
+        })));
+        var pingsPerSecond = pings / stopwatch.Elapsed.TotalSeconds;
+        var overspend = Math.Max(0m, state.SpentUsd - window.LimitUsd);
+        report.AppendLine(CultureInfo.InvariantCulture,
+            $"| Budget reservations per second, {Callers} concurrent callers, real Redis (each admitted one also settled) | {perSecond:N0}/s ({reserved:N0} admitted, {refused:N0} refused once full) | {pingsPerSecond:N0} PING/s | {perSecond / pingsPerSecond:0.00}× of PING | ≥ 20,000/s |");
+        report.AppendLine(CultureInfo.InvariantCulture,
+            $"| Overspend of that budget (limit ${window.LimitUsd}) | ${overspend} (spent ${state.SpentUsd}, reserved ${state.ReservedUsd} at the end) | — | — | 0 |");
+    }
+
+    private static async Task<(TimeSpan A, TimeSpan B)> InterleaveAsync(Func<Task> a, Func<Task> b, int rounds, int perRound)
+    {
+        // Warm-up of both, then A and B in turn so drift in the machine's speed falls on both alike.
+        for (var i = 0; i < perRound; i++)
+        {
+            await a();
+            await b();
+        }
+
+        var timesA = new List<double>();
+        var timesB = new List<double>();
+        for (var round = 0; round < rounds; round++)
+        {
+            timesA.Add(await TimeAsync(a, perRound));
+            timesB.Add(await TimeAsync(b, perRound));
+        }
+
+        return (TimeSpan.FromTicks((long)Median(timesA)), TimeSpan.FromTicks((long)Median(timesB)));
+    }
+
+    private static async Task<double> TimeAsync(Func<Task> action, int count)
+    {
+        var stopwatch = Stopwatch.StartNew();
+        for (var i = 0; i < count; i++)
+        {
+            await action();
+        }
+
+        return stopwatch.Elapsed.Ticks / (double)count;
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+
+    private static string Micro(TimeSpan value) => $"{value.TotalMicroseconds:0.0} µs";
+
+    private static string Milli(TimeSpan value) => $"{value.TotalMilliseconds:0.00} ms";
+
+    private static string FindRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Artemis.sln not found");
+    }
+
+    /// <summary>A model that answers at once with fixed usage: the baseline that isolates what the filter adds.</summary>
+    private sealed class InstantChatClient : IChatClient
+    {
+        private static readonly ChatResponse Response = new(new ChatMessage(ChatRole.Assistant, "ok"))
+        {
+            Usage = new UsageDetails { InputTokenCount = 120, CachedInputTokenCount = 20, OutputTokenCount = 12 },
+        };
+
+        public Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            Task.FromResult(Response);
+
+        public IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException("the benchmark measures non-streaming calls");
+
+        public object? GetService(Type serviceType, object? serviceKey = null) => null;
+
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -1,0 +1,14 @@
+using Artemis.Benchmarks;
+
+// dotnet run -c Release --project bench/Artemis.Benchmarks -- costs   → bench/results/costs.md
+return args.FirstOrDefault() switch
+{
+    "costs" => await CostsBenchmark.RunAsync(args.Skip(1).ToArray()),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: Artemis.Benchmarks costs");
+    return 1;
+}
