@@ -6,22 +6,19 @@ namespace Artemis.Agents.Costs;
 
 /// <summary>
 /// Raises an alert exactly once per budget window when spending reaches <c>Artemis:Budget:AlertThreshold</c>: an
-/// event in the events table, an error in the log and the <c>artemis.budget.alerts</c> counter.
+/// event in the events table, an error in the log and the <c>artemis.budget.alerts</c> counter. Which settle crossed
+/// the threshold first is decided atomically in Redis by <see cref="BudgetGuard.SettleAsync"/>, across replicas.
 /// </summary>
 public sealed partial class BudgetAlerts(BudgetGuard budgets, BudgetOptions options, NpgsqlDataSource dataSource, IMeterFactory meters, ILogger<BudgetAlerts> logger)
 {
     private readonly Counter<long> _alerts = meters.Create(CostMetrics.MeterName)
         .CreateCounter<long>("artemis.budget.alerts", "{alert}", "Budget windows that reached the alert threshold");
 
-    public async Task CheckAsync(IReadOnlyList<BudgetWindow> windows, CancellationToken cancellationToken)
+    /// <summary>Raises the alert of each window a settle reported as crossing its threshold (once per window).</summary>
+    public async Task RaiseAsync(Settlement settlement, CancellationToken cancellationToken)
     {
-        foreach (var window in windows)
+        foreach (var window in settlement.AlertsCrossed)
         {
-            if (!await budgets.CrossedAlertThresholdAsync(window))
-            {
-                continue;
-            }
-
             var state = await budgets.StateAsync(window);
             AlertRaised(logger, window.Name, state.SpentUsd, window.LimitUsd, options.AlertThreshold);
             _alerts.Add(1, new KeyValuePair<string, object?>("window", window.Key[BudgetWindows.KeyPrefix.Length..].Split(':')[0]));

@@ -11,7 +11,8 @@ namespace Artemis.Agents.Costs;
 /// them at once, else refuse (<see cref="BudgetExceededException"/>). Reservations carry an expiry so one left by a
 /// killed process is swept back by later calls.</item>
 /// <item><c>Settle</c>: release the reservation and add the actual cost, once per call id (a settled marker), so a
-/// replay of the ledger after a crash can never count a call twice.</item>
+/// replay of the ledger after a crash can never count a call twice; in the same step queue the call's ledger entry
+/// and note each window that reached its alert threshold for the first time.</item>
 /// </list>
 /// </summary>
 public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions options)
@@ -56,8 +57,11 @@ public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions opti
         return {0}
         """;
 
-    // KEYS[1] reservations zset, KEYS[2] this reservation, KEYS[3] settled marker, KEYS[4..] windows.
-    // ARGV[1] actual amount, ARGV[2] call id, ARGV[3] marker lifetime (ms). Returns 1 when counted now, 0 when already.
+    // KEYS[1] reservations zset, KEYS[2] this reservation, KEYS[3] settled marker, KEYS[4] pending ledger stream,
+    // KEYS[5..4+n] windows, KEYS[5+n..4+2n] their alert markers. ARGV[1] actual amount, ARGV[2] call id, ARGV[3] marker
+    // lifetime (ms), ARGV[4] 'release' | 'count' | a ledger entry (JSON), ARGV[5..4+n] each window's alert amount.
+    // Returns {0} when nothing was counted now, else {1, i…} with the index of each window that crossed its alert
+    // amount for the first time.
     private const string SettleScript = """
         local entry = redis.call('HGETALL', KEYS[2])
         if #entry > 0 then
@@ -69,10 +73,18 @@ public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions opti
           redis.call('DEL', KEYS[2])
           redis.call('ZREM', KEYS[1], ARGV[2])
         end
-        if tonumber(ARGV[1]) == 0 then return 0 end
-        if redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[3]) == false then return 0 end
-        for i = 4, #KEYS do redis.call('HINCRBY', KEYS[i], 'spent', ARGV[1]) end
-        return 1
+        if ARGV[4] == 'release' then return {0} end
+        if redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[3]) == false then return {0} end
+        if ARGV[4] ~= 'count' then redis.call('XADD', KEYS[4], '*', 'entry', ARGV[4]) end
+        local n = (#KEYS - 4) / 2
+        local result = {1}
+        for i = 1, n do
+          local spent = redis.call('HINCRBY', KEYS[4 + i], 'spent', ARGV[1])
+          if spent >= tonumber(ARGV[4 + i]) and redis.call('SET', KEYS[4 + n + i], 1, 'NX', 'PX', ARGV[3]) then
+            result[#result + 1] = i
+          end
+        end
+        return result
         """;
 
     public static long ToNanoDollars(decimal usd) => (long)decimal.Ceiling(usd * 1_000_000_000m);
@@ -98,36 +110,51 @@ public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions opti
         }
     }
 
-    /// <summary>Releases the reservation and counts the actual cost once; false when this call was already counted.</summary>
-    public async Task<bool> SettleAsync(string callId, IReadOnlyList<BudgetWindow> windows, decimal actualUsd)
-    {
-        RedisKey[] keys = [Reservations, ReservationPrefix + callId, SettledPrefix + callId, .. windows.Select(window => (RedisKey)window.Key)];
-        RedisValue[] values = [ToNanoDollars(actualUsd), callId, (long)SettledMarkerLifetime.TotalMilliseconds];
-        return (int)(await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys, values)) == 1;
-    }
+    /// <summary>
+    /// Releases the reservation and counts the actual cost once per call id. With a ledger entry, the entry is queued
+    /// for the ledger in the same atomic step (<see cref="CostLedger"/> moves it to PostgreSQL), so a call is either
+    /// counted and on its way to the ledger, or neither. Without one (a replay of the ledger) it is only counted.
+    /// </summary>
+    public Task<Settlement> SettleAsync(string callId, IReadOnlyList<BudgetWindow> windows, decimal actualUsd, LedgerEntry? entry = null) =>
+        RunSettleAsync(callId, windows, actualUsd, entry?.ToJson() ?? "count");
 
     /// <summary>Releases the reservation of a call that was never billed (refused by the model, cancelled).</summary>
-    public Task ReleaseAsync(string callId, IReadOnlyList<BudgetWindow> windows) => SettleAsync(callId, windows, 0m);
+    public Task ReleaseAsync(string callId, IReadOnlyList<BudgetWindow> windows) => RunSettleAsync(callId, windows, 0m, "release");
+
+    private async Task<Settlement> RunSettleAsync(string callId, IReadOnlyList<BudgetWindow> windows, decimal actualUsd, string mode)
+    {
+        var threshold = options.AlertThreshold.ToString(CultureInfo.InvariantCulture);
+        RedisKey[] keys =
+        [
+            Reservations, ReservationPrefix + callId, SettledPrefix + callId, CostLedger.PendingStream,
+            .. windows.Select(window => (RedisKey)window.Key),
+            .. windows.Select(window => (RedisKey)(AlertPrefix + window.Key[BudgetWindows.KeyPrefix.Length..] + ":" + threshold)),
+        ];
+        RedisValue[] values =
+        [
+            ToNanoDollars(actualUsd), callId, (long)SettledMarkerLifetime.TotalMilliseconds, mode,
+            .. windows.Select(window => (RedisValue)ToNanoDollars(window.LimitUsd * (decimal)options.AlertThreshold)),
+        ];
+        var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys, values))!;
+        if ((int)result[0] == 0)
+        {
+            return Settlement.NotCounted;
+        }
+
+        return new Settlement(true, result.Skip(1).Select(index => windows[(int)index - 1]).ToList());
+    }
 
     public async Task<BudgetState> StateAsync(BudgetWindow window)
     {
         var fields = await redis.GetDatabase().HashGetAsync(window.Key, ["spent", "reserved"]);
         return new BudgetState(window.Name, window.LimitUsd, ToUsd((long)(fields[0].IsNull ? 0 : fields[0])), ToUsd((long)(fields[1].IsNull ? 0 : fields[1])));
     }
+}
 
-    /// <summary>True exactly once per window, the first time its spending reaches the alert threshold.</summary>
-    public async Task<bool> CrossedAlertThresholdAsync(BudgetWindow window)
-    {
-        var state = await StateAsync(window);
-        if (state.SpentUsd < window.LimitUsd * (decimal)options.AlertThreshold)
-        {
-            return false;
-        }
-
-        return await redis.GetDatabase().StringSetAsync(
-            AlertPrefix + window.Key[BudgetWindows.KeyPrefix.Length..] + ":" + options.AlertThreshold.ToString(CultureInfo.InvariantCulture),
-            1, SettledMarkerLifetime, When.NotExists);
-    }
+/// <summary>Whether a settle counted the call now, and the windows whose alert threshold it crossed first.</summary>
+public sealed record Settlement(bool Counted, IReadOnlyList<BudgetWindow> AlertsCrossed)
+{
+    public static readonly Settlement NotCounted = new(false, []);
 }
 
 public sealed record BudgetState(string Window, decimal LimitUsd, decimal SpentUsd, decimal ReservedUsd);

@@ -4,12 +4,13 @@ using Npgsql;
 namespace Artemis.Agents.Costs;
 
 /// <summary>
-/// At start, replays the ledger of the last 40 days into the budget counters. Settling is idempotent per call id, so
+/// At start, moves entries still queued for the ledger into it (a process killed after settling a call and before
+/// its entry was written), then replays the ledger of the last 40 days into the budget counters. Settling is idempotent per call id, so
 /// calls already counted are skipped and a call whose process was killed after writing the ledger but before
 /// settling is counted exactly once. Reservations of a killed process expire and are swept by later calls.
 /// </summary>
 public sealed partial class BudgetReconciler(
-    DatabaseMigrator migrator, NpgsqlDataSource dataSource, BudgetGuard budgets, BudgetWindows windows, ILogger<BudgetReconciler> logger) : BackgroundService
+    DatabaseMigrator migrator, CostLedger ledger, NpgsqlDataSource dataSource, BudgetGuard budgets, BudgetWindows windows, ILogger<BudgetReconciler> logger) : BackgroundService
 {
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -20,6 +21,7 @@ public sealed partial class BudgetReconciler(
         try
         {
             await migrator.Completed.WaitAsync(stoppingToken);
+            await ledger.DrainAsync(stoppingToken);
             var counted = await ReconcileAsync(stoppingToken);
             Reconciled(logger, counted);
             _completed.TrySetResult();
@@ -28,7 +30,7 @@ public sealed partial class BudgetReconciler(
         {
             _completed.TrySetCanceled(stoppingToken);
         }
-        catch (Exception exception) when (exception is NpgsqlException or StackExchange.Redis.RedisException)
+        catch (Exception exception) when (exception is NpgsqlException or StackExchange.Redis.RedisException or System.Text.Json.JsonException)
         {
             ReconcileFailed(logger, exception);
             _completed.TrySetException(exception);
@@ -46,7 +48,7 @@ public sealed partial class BudgetReconciler(
         {
             var occurred = new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero);
             var card = reader.IsDBNull(2) ? null : reader.GetString(2);
-            if (await budgets.SettleAsync(reader.GetString(0), windows.For(occurred, card), reader.GetDecimal(3)))
+            if ((await budgets.SettleAsync(reader.GetString(0), windows.For(occurred, card), reader.GetDecimal(3))).Counted)
             {
                 counted++;
             }

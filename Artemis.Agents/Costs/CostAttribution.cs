@@ -1,4 +1,5 @@
 using Microsoft.Extensions.AI;
+using Microsoft.SemanticKernel;
 
 namespace Artemis.Agents.Costs;
 
@@ -23,5 +24,13 @@ public sealed record CostAttribution(string? CardId, string? Stage, string? Agen
         options.AdditionalProperties ??= [];
         options.AdditionalProperties[PropertyName] = this;
         return options;
+    }
+
+    /// <summary>For a kernel's calls: Semantic Kernel hands its settings' extension data to the chat options.</summary>
+    public PromptExecutionSettings ApplyTo(PromptExecutionSettings settings)
+    {
+        settings.ExtensionData ??= new Dictionary<string, object>();
+        settings.ExtensionData[PropertyName] = this;
+        return settings;
     }
 }

@@ -19,11 +19,12 @@ public sealed class CostFilter(
     ModelOptions model,
     PriceCatalog catalog,
     TokenEstimator estimator,
-    CostLedger ledger,
+    LedgerWriter ledger,
     BudgetGuard budgets,
     BudgetWindows windows,
     BudgetAlerts alerts,
     CostMetrics metrics,
+    TimeProvider time,
     ILogger<CostFilter> logger) : DelegatingChatClient(inner)
 {
     public override async Task<ChatResponse> GetResponseAsync(
@@ -92,7 +93,8 @@ public sealed class CostFilter(
         var modelId = bounded.ModelId ?? model.Name ?? throw new InvalidOperationException("no model is configured");
         var price = catalog.GetPrice(modelId);
         var worstCase = CallCost.WorstCase(modelId, price, estimator.CountPromptTokens(list, bounded), bounded.MaxOutputTokens.Value);
-        var call = new PendingCall(Guid.NewGuid().ToString("N"), modelId, price, attribution, worstCase, windows.For(attribution.CardId), list, bounded);
+        var now = time.GetUtcNow();
+        var call = new PendingCall(Guid.NewGuid().ToString("N"), now, modelId, price, attribution, worstCase, windows.For(now, attribution.CardId), list, bounded);
 
         // Throws BudgetExceededException, before anything is sent, if any budget could be exceeded.
         await budgets.ReserveAsync(call.Id, call.Windows, worstCase.Usd, TimeSpan.FromSeconds(2L * model.TotalTimeoutSeconds));
@@ -117,8 +119,11 @@ public sealed class CostFilter(
             CostsLog.ChargedWorstCase(logger, call.Id, call.Model, exception.Message, cost.Usd);
         }
 
-        // The ledger first: it is the truth that a restart replays into the budget counters (BudgetReconciler).
-        if (await ledger.RecordAsync(call.Id, cost, call.Attribution, estimated, cancellationToken))
+        // Counted in every budget and queued for the ledger in one atomic step; the ledger writer commits it to
+        // PostgreSQL off this path. Counted once per call id, so a replay can never count it twice.
+        var settlement = await budgets.SettleAsync(call.Id, call.Windows, cost.Usd, LedgerEntry.For(call.Id, call.StartedAt, cost, call.Attribution, estimated));
+        ledger.Nudge();
+        if (settlement.Counted)
         {
             metrics.Record(cost, call.Attribution, estimated);
         }
@@ -127,11 +132,13 @@ public sealed class CostFilter(
             CostsLog.AlreadyRecorded(logger, call.Id);
         }
 
-        await budgets.SettleAsync(call.Id, call.Windows, cost.Usd);
-        await alerts.CheckAsync(call.Windows, cancellationToken);
+        if (settlement.AlertsCrossed.Count > 0)
+        {
+            await alerts.RaiseAsync(settlement, cancellationToken);
+        }
     }
 
     private sealed record PendingCall(
-        string Id, string Model, ModelPrice Price, CostAttribution Attribution, CallCost WorstCase, IReadOnlyList<BudgetWindow> Windows,
+        string Id, DateTimeOffset StartedAt, string Model, ModelPrice Price, CostAttribution Attribution, CallCost WorstCase, IReadOnlyList<BudgetWindow> Windows,
         IList<ChatMessage> Messages, ChatOptions Options);
 }

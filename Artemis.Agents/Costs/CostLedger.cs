@@ -1,40 +1,98 @@
 using Npgsql;
 using NpgsqlTypes;
+using StackExchange.Redis;
 
 namespace Artemis.Agents.Costs;
 
 /// <summary>
 /// The cost ledger (<c>cost_entries</c>), the source of truth for spending: one row per priced call, keyed by call id,
-/// so recording a call twice (a retry of the write, a restart) counts it once.
+/// so recording a call twice (a retry of the write, a restart, two replicas draining at once) counts it once.
+/// A call's entry reaches it in two steps, so that no PostgreSQL commit sits on the path of a model call: the budget
+/// settle queues it on the Redis stream <see cref="PendingStream"/> atomically with counting it (BudgetGuard), and
+/// <see cref="DrainAsync"/> moves queued entries into the table in batches (LedgerWriter in the background, every
+/// reader before it reads, BudgetReconciler at start). An entry queued by a process killed a moment later is moved
+/// by the next drain of any replica.
 /// </summary>
-public sealed class CostLedger(NpgsqlDataSource dataSource)
+public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplexer redis) : IDisposable
 {
-    /// <summary>Records the call; false when it was already recorded.</summary>
-    public async Task<bool> RecordAsync(string callId, CallCost cost, CostAttribution attribution, bool estimated, CancellationToken cancellationToken)
+    public const string PendingStream = "artemis:ledger:pending";
+    private const int BatchSize = 500;
+
+    private readonly SemaphoreSlim _draining = new(1, 1);
+
+    /// <summary>Moves every queued entry into the ledger; returns how many entries were new to it.</summary>
+    public async Task<int> DrainAsync(CancellationToken cancellationToken)
     {
-        await using var command = dataSource.CreateCommand("""
-            INSERT INTO cost_entries (call_id, model, card_id, stage, agent, input_tokens, cached_input_tokens, output_tokens,
-                                      audio_input_tokens, audio_output_tokens, cost_usd, estimated)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-            ON CONFLICT (call_id) DO NOTHING
-            """);
-        command.Parameters.Add(new NpgsqlParameter { Value = callId });
-        command.Parameters.Add(new NpgsqlParameter { Value = cost.Model });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)attribution.CardId ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)attribution.Stage ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)attribution.Agent ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter { Value = cost.InputTokens });
-        command.Parameters.Add(new NpgsqlParameter { Value = cost.CachedInputTokens });
-        command.Parameters.Add(new NpgsqlParameter { Value = cost.OutputTokens });
-        command.Parameters.Add(new NpgsqlParameter { Value = cost.AudioInputTokens });
-        command.Parameters.Add(new NpgsqlParameter { Value = cost.AudioOutputTokens });
-        command.Parameters.Add(new NpgsqlParameter { Value = cost.Usd });
-        command.Parameters.Add(new NpgsqlParameter { Value = estimated });
-        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+        await _draining.WaitAsync(cancellationToken);
+        try
+        {
+            var database = redis.GetDatabase();
+            var recorded = 0;
+            while (true)
+            {
+                var queued = await database.StreamRangeAsync(PendingStream, count: BatchSize);
+                if (queued.Length == 0)
+                {
+                    return recorded;
+                }
+
+                recorded += await RecordAsync(queued.Select(item => LedgerEntry.FromJson(item["entry"]!)).ToList(), cancellationToken);
+                // Deleted only once committed: a crash in between leaves them queued, and recording is idempotent.
+                await database.StreamDeleteAsync(PendingStream, queued.Select(item => item.Id).ToArray());
+            }
+        }
+        finally
+        {
+            _draining.Release();
+        }
     }
 
+    /// <summary>Records the entries in one transaction; returns how many were new (the others were already there).</summary>
+    public async Task<int> RecordAsync(IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        foreach (var entry in entries)
+        {
+            var command = new NpgsqlBatchCommand("""
+                INSERT INTO cost_entries (call_id, occurred_at, model, card_id, stage, agent, input_tokens, cached_input_tokens,
+                                          output_tokens, audio_input_tokens, audio_output_tokens, cost_usd, estimated)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                ON CONFLICT (call_id) DO NOTHING
+                """);
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.CallId });
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.OccurredAt.UtcDateTime, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.Model });
+            command.Parameters.Add(Text(entry.CardId));
+            command.Parameters.Add(Text(entry.Stage));
+            command.Parameters.Add(Text(entry.Agent));
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.InputTokens });
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.CachedInputTokens });
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.OutputTokens });
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.AudioInputTokens });
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.AudioOutputTokens });
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.CostUsd });
+            command.Parameters.Add(new NpgsqlParameter { Value = entry.Estimated });
+            batch.BatchCommands.Add(command);
+        }
+
+        // A batch without an explicit transaction runs as one implicit transaction.
+        return await batch.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>Records one entry; false when it was already recorded.</summary>
+    public async Task<bool> RecordAsync(LedgerEntry entry, CancellationToken cancellationToken) =>
+        await RecordAsync([entry], cancellationToken) == 1;
+
+    public void Dispose() => _draining.Dispose();
+
+    private static NpgsqlParameter Text(string? value) =>
+        new() { Value = (object?)value ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text };
+
+    /// <summary>Every priced call, in total and broken down; entries still queued are drained first, so none is missed.</summary>
     public async Task<CostSummary> SummarizeAsync(CancellationToken cancellationToken)
     {
+        await DrainAsync(cancellationToken);
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var totals = new NpgsqlCommand("SELECT count(*), coalesce(sum(cost_usd), 0) FROM cost_entries", connection);
         long calls;

@@ -17,6 +17,8 @@ public static class CostsExtensions
         builder.Services.AddSingleton<BudgetAlerts>();
         builder.Services.AddSingleton<BudgetReconciler>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetReconciler>());
+        builder.Services.AddSingleton<LedgerWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         return builder;
     }
 }

@@ -2,6 +2,8 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using Artemis.Agents.Costs;
 using Microsoft.Extensions.AI;
+using Microsoft.SemanticKernel;
+using Microsoft.SemanticKernel.ChatCompletion;
 using OpenAI;
 
 namespace Artemis.Agents.Models;
@@ -63,6 +65,11 @@ public static class ModelsExtensions
             .UseFunctionInvocation()
             .Use((inner, sp) => ActivatorUtilities.CreateInstance<CostFilter>(sp, inner))
             .UseOpenTelemetry(sourceName: "Artemis.Models");
+
+        // Semantic Kernel's chat service is this same pipeline: a kernel's prompts and its automatic function calling
+        // go through function invocation → CostFilter → the OpenAI client, so nothing a kernel does is unpriced.
+        builder.Services.AddSingleton<IChatCompletionService>(sp => sp.GetRequiredService<IChatClient>().AsChatCompletionService(sp));
+        builder.Services.AddKernel();
         return builder;
     }
 }

@@ -57,8 +57,8 @@ public sealed class BudgetTests(ModelPipelineFixture pipeline) : IClassFixture<M
         var window = TestWindow(1m);
         await Guard.ReserveAsync("twice", [window], 0.1m, TimeSpan.FromMinutes(1));
 
-        Assert.True(await Guard.SettleAsync("twice", [window], 0.05m));
-        Assert.False(await Guard.SettleAsync("twice", [window], 0.05m));
+        Assert.True((await Guard.SettleAsync("twice", [window], 0.05m)).Counted);
+        Assert.False((await Guard.SettleAsync("twice", [window], 0.05m)).Counted);
 
         var state = await Guard.StateAsync(window);
         Assert.Equal((0.05m, 0m), (state.SpentUsd, state.ReservedUsd));
@@ -115,8 +115,8 @@ public sealed class BudgetTests(ModelPipelineFixture pipeline) : IClassFixture<M
         var ledger = pipeline.Services.GetRequiredService<CostLedger>();
         var reconciler = pipeline.Services.GetRequiredService<BudgetReconciler>();
         // The process was killed after writing the ledger and before settling the budget.
-        await ledger.RecordAsync($"crashed-{card}", new CallCost("gpt-4o", 100, 0, 10, 0, 0, 0.00035m),
-            new CostAttribution(card, "development", "developer-1"), estimated: false, CancellationToken.None);
+        await ledger.RecordAsync(LedgerEntry.For($"crashed-{card}", DateTimeOffset.UtcNow, new CallCost("gpt-4o", 100, 0, 10, 0, 0, 0.00035m),
+            new CostAttribution(card, "development", "developer-1"), estimated: false), CancellationToken.None);
         var cardWindow = Windows.For(card).Single(window => window.Name == $"card {card}");
         Assert.Equal(0m, (await Guard.StateAsync(cardWindow)).SpentUsd);
 
@@ -132,13 +132,51 @@ public sealed class BudgetTests(ModelPipelineFixture pipeline) : IClassFixture<M
         var card = NewCard();
         var alerts = pipeline.Services.GetRequiredService<BudgetAlerts>();
         var windows = Windows.For(card).Where(window => window.Name == $"card {card}").ToList();
-        await Guard.SettleAsync($"spend-{card}", windows, windows[0].LimitUsd * 0.85m);
 
-        await alerts.CheckAsync(windows, CancellationToken.None);
-        await alerts.CheckAsync(windows, CancellationToken.None);
+        var below = await Guard.SettleAsync($"below-{card}", windows, windows[0].LimitUsd * 0.5m);
+        var crossing = await Guard.SettleAsync($"crossing-{card}", windows, windows[0].LimitUsd * 0.35m);
+        var beyond = await Guard.SettleAsync($"beyond-{card}", windows, windows[0].LimitUsd * 0.1m);
+        foreach (var settlement in new[] { below, crossing, beyond })
+        {
+            await alerts.RaiseAsync(settlement, CancellationToken.None);
+        }
 
+        Assert.Empty(below.AlertsCrossed);
+        Assert.Equal(windows, crossing.AlertsCrossed);
+        Assert.Empty(beyond.AlertsCrossed);
         await using var command = pipeline.Database.CreateCommand("SELECT count(*) FROM events WHERE kind = 'budget.alert' AND card_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = card });
         Assert.Equal(1L, await command.ExecuteScalarAsync());
+    }
+
+    [Fact]
+    public async Task Concurrent_settles_across_the_threshold_raise_one_alert()
+    {
+        var window = TestWindow(1m);
+        var settlements = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Guard.SettleAsync($"spender-{Guid.NewGuid():N}", [window], 0.005m)));
+
+        Assert.Single(settlements, settlement => settlement.AlertsCrossed.Count == 1);
+        Assert.Equal(1m, (await Guard.StateAsync(window)).SpentUsd);
+    }
+
+    [Fact]
+    public async Task A_settled_call_killed_before_its_ledger_write_reaches_the_ledger_once_after_restart()
+    {
+        var card = NewCard();
+        var window = Windows.For(card).Single(window => window.Name == $"card {card}");
+        var entry = LedgerEntry.For($"queued-{card}", DateTimeOffset.UtcNow, new CallCost("gpt-4o", 100, 0, 10, 0, 0, 0.00035m),
+            new CostAttribution(card, "development", "developer-1"), estimated: false);
+        // Settled (counted and queued in one step), then the process died before any drain.
+        Assert.True((await Guard.SettleAsync(entry.CallId, [window], entry.CostUsd, entry)).Counted);
+
+        // The restarted service's reconciler drains the queue, then replays the ledger: counted once, recorded once.
+        var reconciler = pipeline.Services.GetRequiredService<BudgetReconciler>();
+        await pipeline.Services.GetRequiredService<CostLedger>().DrainAsync(CancellationToken.None);
+        await reconciler.ReconcileAsync(CancellationToken.None);
+        await reconciler.ReconcileAsync(CancellationToken.None);
+
+        var row = Assert.Single(await pipeline.LedgerAsync(card));
+        Assert.Equal(0.00035m, row.Usd);
+        Assert.Equal(0.00035m, (await Guard.StateAsync(window)).SpentUsd);
     }
 }

@@ -132,8 +132,9 @@ public sealed class CostFilterTests(ModelPipelineFixture pipeline) : IClassFixtu
         var cost = new CallCost("gpt-4o", 10, 0, 10, 0, 0, 0.000125m);
         var attribution = new CostAttribution(card, "development", "developer-1");
 
-        Assert.True(await ledger.RecordAsync("call-" + card, cost, attribution, estimated: false, CancellationToken.None));
-        Assert.False(await ledger.RecordAsync("call-" + card, cost, attribution, estimated: false, CancellationToken.None));
+        var entry = LedgerEntry.For("call-" + card, DateTimeOffset.UtcNow, cost, attribution, estimated: false);
+        Assert.True(await ledger.RecordAsync(entry, CancellationToken.None));
+        Assert.False(await ledger.RecordAsync(entry, CancellationToken.None));
 
         Assert.Single(await pipeline.LedgerAsync(card));
     }

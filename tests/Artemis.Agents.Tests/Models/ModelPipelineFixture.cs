@@ -100,6 +100,8 @@ public sealed class ModelPipelineFixture : IAsyncLifetime
     /// <summary>The ledger's rows for one card: each test attributes its calls to a card of its own.</summary>
     public async Task<List<LedgerRow>> LedgerAsync(string cardId)
     {
+        // Entries settled calls queued are moved in first, as every reader of the ledger does.
+        await Services.GetRequiredService<CostLedger>().DrainAsync(CancellationToken.None);
         await using var command = Database.CreateCommand(
             "SELECT call_id, model, input_tokens, cached_input_tokens, output_tokens, cost_usd, estimated FROM cost_entries WHERE card_id = $1");
         command.Parameters.Add(new NpgsqlParameter { Value = cardId });

@@ -1,0 +1,78 @@
+namespace Artemis.Agents.Costs;
+
+/// <summary>
+/// Moves the entries that settled calls queue into the cost ledger, off the path of the calls: woken by each settle
+/// (<see cref="Nudge"/>), and once a second for entries queued by another replica or a killed process. Entries a
+/// batch gathers while one is being written go in the next, so the ledger keeps up with any rate of calls.
+/// </summary>
+public sealed partial class LedgerWriter(CostLedger ledger, BudgetReconciler reconciler, ILogger<LedgerWriter> logger) : BackgroundService
+{
+    private static readonly TimeSpan Sweep = TimeSpan.FromSeconds(1);
+    private readonly SemaphoreSlim _wake = new(0, 1);
+
+    /// <summary>Asks for a drain soon; cheap, and never waits.</summary>
+    public void Nudge()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            try
+            {
+                _wake.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // Another nudge got there first: one drain serves both.
+            }
+        }
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // The reconciler drains first at start, then replays the ledger; a failed reconcile has logged why, and
+        // draining still moves queued entries into the ledger.
+        await ((Task)reconciler.Completed).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await _wake.WaitAsync(Sweep, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            await DrainAsync(stoppingToken);
+        }
+
+        // Shutting down: what this process queued goes in now rather than at the next start.
+        using var last = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await DrainAsync(last.Token);
+    }
+
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ledger.DrainAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception exception) when (exception is Npgsql.NpgsqlException or StackExchange.Redis.RedisException or System.Text.Json.JsonException)
+        {
+            // The entries stay queued in Redis; the next drain retries them.
+            DrainFailed(logger, exception);
+        }
+    }
+
+    public override void Dispose()
+    {
+        base.Dispose();
+        _wake.Dispose();
+    }
+
+    [LoggerMessage(EventId = 4030, Level = LogLevel.Warning, Message = "Queued cost entries could not be moved into the ledger yet; they stay queued and are retried")]
+    private static partial void DrainFailed(ILogger logger, Exception exception);
+}
