@@ -52,6 +52,43 @@ public sealed class BudgetTests(ModelPipelineFixture pipeline) : IClassFixture<M
     }
 
     [Fact]
+    public async Task Of_1000_concurrent_model_calls_for_a_card_exactly_the_100_its_budget_allows_reach_the_model()
+    {
+        // Each call costs exactly its worst case (the script reports the estimated prompt and the full output limit),
+        // so settling frees nothing and the card's budget admits exactly 100 of them, whatever the interleaving.
+        var card = NewCard();
+        var cardWindow = Windows.For(card).Single(window => window.Name == $"card {card}");
+        var price = pipeline.Services.GetRequiredService<PriceCatalog>().GetPrice(ModelPipelineFixture.Model);
+        var prompt = pipeline.Services.GetRequiredService<TokenEstimator>().CountPromptTokens([new ChatMessage(ChatRole.User, "Hello")], null);
+        var maxOutput = (int)decimal.Floor((cardWindow.LimitUsd / 100 * 1_000_000m - prompt * price.InputUsdPer1M) / price.OutputUsdPer1M);
+        var worstCase = CallCost.WorstCase(ModelPipelineFixture.Model, price, prompt, maxOutput).Usd;
+        Assert.True(100 * worstCase <= cardWindow.LimitUsd && 101 * worstCase > cardWindow.LimitUsd);
+        await pipeline.ResetAsync($$"""
+            { "steps": [], "fallback": { "content": "Done.", "usage": { "promptTokens": {{prompt}}, "completionTokens": {{maxOutput}} } } }
+            """);
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 1000).Select(async _ =>
+        {
+            try
+            {
+                await pipeline.Chat.GetResponseAsync("Hello", ModelPipelineFixture.For(card, new ChatOptions { MaxOutputTokens = maxOutput }));
+                return true;
+            }
+            catch (BudgetExceededException)
+            {
+                return false;
+            }
+        }));
+
+        Assert.Equal(100, outcomes.Count(ran => ran));
+        Assert.Equal(100, (await pipeline.SimulatorRequestsAsync()).Count);
+        Assert.Equal(100, (await pipeline.LedgerAsync(card)).Count);
+        var state = await Guard.StateAsync(cardWindow);
+        Assert.Equal((100 * worstCase, 0m), (state.SpentUsd, state.ReservedUsd));
+        Assert.True(state.SpentUsd <= cardWindow.LimitUsd);
+    }
+
+    [Fact]
     public async Task Settling_a_call_twice_counts_it_once()
     {
         var window = TestWindow(1m);
