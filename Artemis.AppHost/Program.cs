@@ -35,6 +35,7 @@ var agents = builder.AddProject<Projects.Artemis_Agents>(ResourceNames.Agents)
 builder.AddProject<Projects.Artemis_Web>(ResourceNames.Web)
     .WithReference(agents).WaitFor(agents)
     .WithEnvironment(ResourceNames.ApiKeyEnvironmentVariable, apiKey)
+    .WithEnvironment("Artemis__OfflineDemo", builder.IsOfflineDemo() ? "true" : "false")
     .WithExternalHttpEndpoints()
     .WithHttpHealthCheck("/health");
 

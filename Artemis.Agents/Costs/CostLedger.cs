@@ -111,7 +111,27 @@ public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplex
             await BreakdownAsync(connection, "coalesce(card_id, '')", cancellationToken),
             await BreakdownAsync(connection, "coalesce(stage, '')", cancellationToken),
             await BreakdownAsync(connection, "coalesce(agent, '')", cancellationToken),
-            await BreakdownAsync(connection, "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')", cancellationToken));
+            await BreakdownAsync(connection, "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')", cancellationToken),
+            await AlertsAsync(connection, cancellationToken));
+    }
+
+    /// <summary>The latest budget alerts (BudgetAlerts writes them as events), newest first.</summary>
+    private static async Task<IReadOnlyList<BudgetAlertRecord>> AlertsAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            """
+            SELECT occurred_at, payload->>'window', (payload->>'limitUsd')::numeric, (payload->>'spentUsd')::numeric, (payload->>'threshold')::float8
+            FROM events WHERE kind = 'budget.alert' ORDER BY id DESC LIMIT 20
+            """, connection);
+        var alerts = new List<BudgetAlertRecord>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            alerts.Add(new BudgetAlertRecord(
+                new DateTimeOffset(reader.GetDateTime(0), TimeSpan.Zero), reader.GetString(1), reader.GetDecimal(2), reader.GetDecimal(3), reader.GetDouble(4)));
+        }
+
+        return alerts;
     }
 
     private static async Task<IReadOnlyList<CostBreakdown>> BreakdownAsync(NpgsqlConnection connection, string groupBy, CancellationToken cancellationToken)
@@ -140,4 +160,7 @@ public sealed record CostSummary(
     IReadOnlyList<CostBreakdown> ByCard,
     IReadOnlyList<CostBreakdown> ByStage,
     IReadOnlyList<CostBreakdown> ByAgent,
-    IReadOnlyList<CostBreakdown> ByDay);
+    IReadOnlyList<CostBreakdown> ByDay,
+    IReadOnlyList<BudgetAlertRecord> Alerts);
+
+public sealed record BudgetAlertRecord(DateTimeOffset OccurredAt, string Window, decimal LimitUsd, decimal SpentUsd, double Threshold);

@@ -11,7 +11,7 @@ public static class CostsApi
         app.MapGroup(ApiExtensions.ApiPrefix)
             .MapGet("/costs", GetCostsAsync)
             .WithName("GetCosts")
-            .WithSummary("Calls, dollars and tokens by model, card, stage, agent and day");
+            .WithSummary("Calls, dollars and tokens by model, card, stage, agent and day; budgets; the latest alerts");
         return app;
     }
 
@@ -26,7 +26,7 @@ public static class CostsApi
         }
 
         return TypedResults.Ok(new CostsResponse(
-            summary.Calls, summary.TotalUsd, summary.ByModel, summary.ByCard, summary.ByStage, summary.ByAgent, summary.ByDay, states));
+            summary.Calls, summary.TotalUsd, summary.ByModel, summary.ByCard, summary.ByStage, summary.ByAgent, summary.ByDay, states, summary.Alerts));
     }
 }
 
@@ -38,4 +38,5 @@ public sealed record CostsResponse(
     IReadOnlyList<CostBreakdown> ByStage,
     IReadOnlyList<CostBreakdown> ByAgent,
     IReadOnlyList<CostBreakdown> ByDay,
-    IReadOnlyList<BudgetState> Budgets);
+    IReadOnlyList<BudgetState> Budgets,
+    IReadOnlyList<BudgetAlertRecord> Alerts);

@@ -13,6 +13,12 @@ public sealed class AgentsApiClient(HttpClient http)
     public Task<HealthResponse> GetHealthAsync(CancellationToken cancellationToken) =>
         GetAsync<HealthResponse>("/api/health", cancellationToken);
 
+    public Task<CostsResponse> GetCostsAsync(CancellationToken cancellationToken) =>
+        GetAsync<CostsResponse>("/api/costs", cancellationToken);
+
+    public Task<ConfigReportResponse> GetConfigReportAsync(CancellationToken cancellationToken) =>
+        GetAsync<ConfigReportResponse>("/api/config/report", cancellationToken);
+
     private async Task<T> GetAsync<T>(string path, CancellationToken cancellationToken)
     {
         HttpResponseMessage response;
@@ -59,6 +65,27 @@ public sealed class AgentsApiException(string message, Exception? inner = null) 
 public sealed record HealthResponse(string Status, IReadOnlyList<HealthCheckResponse> Checks);
 
 public sealed record HealthCheckResponse(string Name, string Status, string? Description, double DurationMs);
+
+public sealed record CostsResponse(
+    long Calls,
+    decimal TotalUsd,
+    IReadOnlyList<CostBreakdown> ByModel,
+    IReadOnlyList<CostBreakdown> ByCard,
+    IReadOnlyList<CostBreakdown> ByStage,
+    IReadOnlyList<CostBreakdown> ByAgent,
+    IReadOnlyList<CostBreakdown> ByDay,
+    IReadOnlyList<BudgetState> Budgets,
+    IReadOnlyList<BudgetAlert> Alerts);
+
+public sealed record CostBreakdown(string Key, long Calls, decimal Usd, long InputTokens, long OutputTokens);
+
+public sealed record BudgetState(string Window, decimal LimitUsd, decimal SpentUsd, decimal ReservedUsd);
+
+public sealed record BudgetAlert(DateTimeOffset OccurredAt, string Window, decimal LimitUsd, decimal SpentUsd, double Threshold);
+
+public sealed record ConfigReportResponse(bool Valid, IReadOnlyList<ConfigIssue> Errors, IReadOnlyList<ConfigIssue> Warnings);
+
+public sealed record ConfigIssue(string Key, string Message);
 
 public static class AgentsApiExtensions
 {

@@ -113,7 +113,7 @@ public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
 
         var costs = await client.GetFromJsonAsync<JsonObject>("/api/costs");
 
-        foreach (var field in new[] { "calls", "totalUsd", "byModel", "byCard", "byStage", "byAgent", "byDay", "budgets" })
+        foreach (var field in new[] { "calls", "totalUsd", "byModel", "byCard", "byStage", "byAgent", "byDay", "budgets", "alerts" })
         {
             Assert.True(costs!.ContainsKey(field), $"/api/costs has no '{field}': {costs.ToJsonString()}");
         }
@@ -147,7 +147,24 @@ public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
         Assert.Contains("PostgreSQL", html, StringComparison.Ordinal);
         Assert.Contains("Redis", html, StringComparison.Ordinal);
         Assert.DoesNotContain("health-error", html, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"config-status\" data-valid=\"true\"", html, StringComparison.Ordinal);
         Assert.Equal("Healthy", await client.GetStringAsync("/health"));
+    }
+
+    [Fact]
+    public async Task Web_costs_page_shows_budgets_and_breakdowns_under_the_offline_demo_banner()
+    {
+        using var client = App.CreateClient(ResourceNames.Web);
+
+        var html = await client.GetStringAsync("/costs");
+
+        Assert.Contains("<h1>Costs</h1>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("costs-error", html, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"costs-budgets\"", html, StringComparison.Ordinal);
+        Assert.Contains("data-window=\"day ", html, StringComparison.Ordinal);
+        Assert.Contains("data-window=\"month ", html, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"costs-by-model\"", html, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"offline-demo-banner\"", html, StringComparison.Ordinal);
     }
 
     [Fact]
