@@ -1,3 +1,4 @@
+using Artemis.Agents.Cards;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace Artemis.Agents.Api;
@@ -13,6 +14,8 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails,
         var (status, title) = exception switch
         {
             BadHttpRequestException bad => (bad.StatusCode, "Bad request"),
+            CardNotFoundException => (StatusCodes.Status404NotFound, "Card not found"),
+            CardStageConflictException => (StatusCodes.Status409Conflict, "Not possible in the card's stage"),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, "Client closed request"),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error"),
         };
