@@ -26,7 +26,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails,
         }
 
         httpContext.Response.StatusCode = status;
-        return await problemDetails.TryWriteAsync(new ProblemDetailsContext
+        var problem = new ProblemDetailsContext
         {
             HttpContext = httpContext,
             Exception = exception,
@@ -36,6 +36,14 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails,
                 Title = title,
                 Detail = status >= 500 ? "The request failed; the service log has the details." : exception.Message,
             },
-        });
+        };
+
+        // As JSON even for a client that accepts only text/event-stream (the card event stream's 404).
+        if (!await problemDetails.TryWriteAsync(problem))
+        {
+            await TypedResults.Problem(problem.ProblemDetails).ExecuteAsync(httpContext);
+        }
+
+        return true;
     }
 }

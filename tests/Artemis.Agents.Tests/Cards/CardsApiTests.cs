@@ -9,8 +9,6 @@ namespace Artemis.Agents.Tests.Cards;
 [Collection(CardsAppGroup.Name)]
 public sealed class CardsApiTests(CardsAppFixture app)
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-
     private HttpClient Client => app.Client;
 
     private object ValidCard(string? description = null) => new

@@ -45,6 +45,9 @@ public sealed class SseClient : IAsyncDisposable
         return new SseClient(http, response, await response.Content.ReadAsStreamAsync());
     }
 
+    /// <summary>The whole body, for an answer that is not an event stream (a problem).</summary>
+    public Task<string> ReadBodyAsync() => _reader.ReadToEndAsync();
+
     /// <summary>The next frame, comment-only frames included; null at the end of the stream.</summary>
     public async Task<SseFrame?> ReadFrameAsync(CancellationToken cancellationToken)
     {
