@@ -137,4 +137,31 @@ public sealed class CardEventsStreamTests(CardsAppFixture app)
         Assert.Equal("application/problem+json", stream.Response.Content.Headers.ContentType?.MediaType);
         Assert.Contains("zzzzzzzzzzzz", await stream.ReadBodyAsync(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Open_event_streams_end_cleanly_when_the_service_stops()
+    {
+        var (id, created) = await NewCardAsync();
+        var replica = await app.StartAppAsync(CancellationToken.None);
+        await using var stream = await SseClient.ConnectAsync(CardsAppFixture.AddressOf(replica), $"api/cards/{id}/events?after={created}");
+        var published = await app.Publisher.PublishAsync(id, EventKinds.CardStage, new { to = "Planning" }, CancellationToken.None);
+        Assert.Equal(published.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), (await stream.ReadEventAsync(Patience)).Id);
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        await replica.StopAsync(CancellationToken.None);
+        stopwatch.Stop();
+        await replica.DisposeAsync();
+
+        // The stream is over (not cut by the host's shutdown timeout, which is 30 s by default).
+        using var timeout = new CancellationTokenSource(Patience);
+        SseFrame? frame;
+        do
+        {
+            frame = await stream.ReadFrameAsync(timeout.Token);
+        }
+        while (frame is not null && frame.Id is null);
+
+        Assert.Null(frame);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(10), $"stopping took {stopwatch.Elapsed}");
+    }
 }

@@ -29,6 +29,8 @@ public sealed class CardsAppFixture : IAsyncLifetime
     private readonly string _state = Path.Combine(Path.GetTempPath(), "artemis-cards-tests", Guid.NewGuid().ToString("N"));
     private DistributedApplication? _servers;
     private WebApplication? _app;
+    private string? _database;
+    private string? _redis;
 
     /// <summary>Folders a test may use as workspaces; removed with the fixture.</summary>
     public string Scratch => Path.Combine(_state, "scratch");
@@ -59,16 +61,28 @@ public sealed class CardsAppFixture : IAsyncLifetime
         await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Database, timeout.Token);
         await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Redis, timeout.Token);
 
+        _database = await _servers.GetConnectionStringAsync(ResourceNames.Database, timeout.Token);
+        _redis = await _servers.GetConnectionStringAsync(ResourceNames.Redis, timeout.Token);
+        _app = await StartAppAsync(timeout.Token);
+        BaseAddress = AddressOf(_app);
+        Client = NewClient();
+    }
+
+    /// <summary>
+    /// Another instance of the service on the same servers (a replica): the caller stops and disposes it.
+    /// </summary>
+    public async Task<WebApplication> StartAppAsync(CancellationToken cancellationToken)
+    {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             // Hosted by a test, the entry assembly is the test host's.
             ApplicationName = typeof(CardsApi).Assembly.GetName().Name,
             Args = ["--urls=http://127.0.0.1:0"],
         });
-                builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            [$"ConnectionStrings:{ResourceNames.Database}"] = await _servers.GetConnectionStringAsync(ResourceNames.Database, timeout.Token),
-            [$"ConnectionStrings:{ResourceNames.Redis}"] = await _servers.GetConnectionStringAsync(ResourceNames.Redis, timeout.Token),
+            [$"ConnectionStrings:{ResourceNames.Database}"] = _database,
+            [$"ConnectionStrings:{ResourceNames.Redis}"] = _redis,
             [ResourceNames.ApiKeyConfigKey] = ApiKey,
             ["Artemis:Budget:PerCardUsd"] = PerCardUsd.ToString(System.Globalization.CultureInfo.InvariantCulture),
             // Small batches and a short heartbeat, so the tests go through the catch-up and heartbeat paths.
@@ -81,15 +95,18 @@ public sealed class CardsAppFixture : IAsyncLifetime
         builder.AddMessaging();
         builder.AddCards();
         builder.AddApi();
-        _app = builder.Build();
-        _app.UseApi();
-        _app.MapCardsApi();
-        await _app.StartAsync(timeout.Token);
-        await Services.GetRequiredService<DatabaseMigrator>().Completed.WaitAsync(timeout.Token);
+        var app = builder.Build();
+        app.UseApi();
+        app.MapCardsApi();
+        await app.StartAsync(cancellationToken);
+        await app.Services.GetRequiredService<DatabaseMigrator>().Completed.WaitAsync(cancellationToken);
+        return app;
+    }
 
-        var address = _app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        BaseAddress = new Uri(address.TrimEnd('/') + "/");
-        Client = NewClient();
+    public static Uri AddressOf(WebApplication app)
+    {
+        var address = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        return new Uri(address.TrimEnd('/') + "/");
     }
 
     /// <summary>A client that sends the API key (or none, with <paramref name="apiKey"/> null).</summary>
