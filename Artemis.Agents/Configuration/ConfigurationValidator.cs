@@ -335,6 +335,7 @@ public static class ConfigurationValidator
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.PollMilliseconds)}", 10, 60_000, report);
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.ReadBatchSize)}", 10, 10_000, report);
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.HeartbeatSeconds)}", 1, 3_600, report);
+        IntInRange(configuration, $"{section}:{nameof(MessagingOptions.PublishBatchSize)}", 1, 10_000, report);
     }
 
     private static void CheckConnectionStrings(IConfiguration configuration, ConfigurationReportBuilder report)

@@ -3,8 +3,8 @@ namespace Artemis.Agents.Messaging;
 internal static partial class MessagingLog
 {
     [LoggerMessage(EventId = 6101, Level = LogLevel.Warning,
-        Message = "Event {EventId} ({Kind}) is stored in Postgres but could not be added to the Redis stream; live readers see it when they catch up from Postgres")]
-    public static partial void StreamAddFailed(ILogger logger, long eventId, string kind, Exception exception);
+        Message = "Events {FirstId} to {LastId} are stored in Postgres but could not be added to the Redis stream; live readers see them when they catch up from Postgres")]
+    public static partial void StreamAddFailed(ILogger logger, long firstId, long lastId, Exception exception);
 
     [LoggerMessage(EventId = 6102, Level = LogLevel.Debug, Message = "Live reader after event {After} fell behind the Redis stream; catching up from Postgres")]
     public static partial void ReaderCatchingUp(ILogger logger, long after);

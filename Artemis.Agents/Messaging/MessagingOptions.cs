@@ -26,6 +26,10 @@ public sealed class MessagingOptions
     [Range(10, 10_000)]
     public int ReadBatchSize { get; set; } = 500;
 
+    /// <summary>Most queued events written in one transaction (and one Redis round trip).</summary>
+    [Range(1, 10_000)]
+    public int PublishBatchSize { get; set; } = 500;
+
     /// <summary>How often an idle SSE connection gets a comment line, so proxies and clients keep it open.</summary>
     [Range(1, 3_600)]
     public int HeartbeatSeconds { get; set; } = 15;

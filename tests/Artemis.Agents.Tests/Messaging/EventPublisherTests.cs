@@ -61,24 +61,54 @@ public sealed class EventPublisherTests(CardsAppFixture app)
     }
 
     [Fact]
-    public async Task Concurrent_publishers_put_events_in_the_stream_in_id_order()
+    public async Task Publishers_on_two_replicas_put_events_in_the_stream_in_id_order()
     {
-        var cards = Enumerable.Range(0, 4).Select(_ => NewCardId()).ToArray();
-
-        var published = await Task.WhenAll(cards.Select(card => Task.Run(async () =>
+        var replica = await app.StartAppAsync(CancellationToken.None);
+        try
         {
-            var ids = new List<long>();
-            for (var i = 0; i < 40; i++)
+            var publishers = new[] { app.Publisher, replica.Services.GetRequiredService<EventPublisher>() };
+            var cards = Enumerable.Range(0, 4).Select(_ => NewCardId()).ToArray();
+
+            var published = await Task.WhenAll(cards.Select((card, n) => Task.Run(async () =>
             {
-                ids.Add((await app.Publisher.PublishAsync(card, EventKinds.ToolCall, new { i }, CancellationToken.None)).Id);
-            }
+                var publisher = publishers[n % 2];
+                var ids = new List<long>();
+                for (var i = 0; i < 40; i++)
+                {
+                    // Both ways of publishing: queued, and inside a caller's transaction.
+                    var item = i % 5 == 0
+                        ? await publisher.PublishAsync(card, EventKinds.CardStage, (_, _, _) => Task.FromResult<object?>(new { i }), CancellationToken.None)
+                        : await publisher.PublishAsync(card, EventKinds.ToolCall, new { i }, CancellationToken.None);
+                    ids.Add(item!.Id);
+                }
 
-            return ids;
-        })));
+                return ids;
+            })));
 
-        var streamIds = (await StreamAsync(cards)).Select(entry => long.Parse((string)entry["id"]!, CultureInfo.InvariantCulture)).ToList();
-        Assert.Equal(published.SelectMany(ids => ids).Order(), streamIds.Order());
-        Assert.Equal(streamIds.Order(), streamIds); // stream order is id order: readers may resume "after id N"
+            var streamIds = (await StreamAsync(cards)).Select(entry => long.Parse((string)entry["id"]!, CultureInfo.InvariantCulture)).ToList();
+            Assert.Equal(published.SelectMany(ids => ids).Order(), streamIds.Order());
+            Assert.Equal(streamIds.Order(), streamIds); // stream order is id order: readers may resume "after id N"
+        }
+        finally
+        {
+            await replica.StopAsync(CancellationToken.None);
+            await replica.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Events_published_at_once_are_written_in_shared_transactions_and_all_arrive()
+    {
+        var card = NewCardId();
+
+        var published = await Task.WhenAll(Enumerable.Range(0, 200)
+            .Select(i => app.Publisher.PublishAsync(card, EventKinds.AgentMessage, new { i }, CancellationToken.None)));
+
+        var stored = await StoredAsync(card);
+        Assert.Equal(published.Select(e => e.Id).Order(), stored.Select(row => row.Id));
+        Assert.Equal(stored.Select(row => row.Id), (await StreamAsync(card)).Select(entry => long.Parse((string)entry["id"]!, CultureInfo.InvariantCulture)));
+        // A batch is one transaction, and now() is the transaction's start: fewer distinct times than events.
+        Assert.True(published.Select(e => e.OccurredAt).Distinct().Count() < 100, "the events were not batched");
     }
 
     [Fact]
