@@ -184,7 +184,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events
     /// Cancels an unfinished card and publishes <c>card.cancelled</c> (<c>{from, to, reason}</c>); a finished one is a
     /// <see cref="CardStageConflictException"/>. The supervisor sees the stage on its next step and stops.
     /// </summary>
-    public async Task<Card> CancelAsync(string id, string reason, CancellationToken cancellationToken)
+    public async Task<(Card Card, CardStage From)> CancelAsync(string id, string reason, CancellationToken cancellationToken)
     {
         if (!CardIds.IsWellFormed(id))
         {
@@ -192,9 +192,9 @@ public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events
         }
 
         Card? cancelled = null;
+        var from = CardStage.Queued;
         await events.PublishAsync(id, EventKinds.CardCancelled, async (connection, transaction, token) =>
         {
-            CardStage from;
             await using (var current = new NpgsqlCommand("SELECT stage FROM cards WHERE id = $1 FOR UPDATE", connection, transaction))
             {
                 current.Parameters.Add(new NpgsqlParameter { Value = id });
@@ -220,7 +220,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events
             return new { From = from.ToString(), To = nameof(CardStage.Cancelled), Reason = reason };
         }, cancellationToken);
 
-        return cancelled!;
+        return (cancelled!, from);
     }
 
     private static Card ReadCard(NpgsqlDataReader reader) => new(

@@ -94,9 +94,8 @@ public static class CardsApi
 
     public static async Task<Ok<Card>> CancelAsync(string id, CardStore store, ILogger<CardStore> logger, CancellationToken cancellationToken)
     {
-        var before = await store.GetAsync(id, cancellationToken);
-        var cancelled = await store.CancelAsync(id, "cancelled through the API", cancellationToken);
-        CardsLog.CardCancelled(logger, id, before.Stage);
+        var (cancelled, from) = await store.CancelAsync(id, "cancelled through the API", cancellationToken);
+        CardsLog.CardCancelled(logger, id, from);
         return TypedResults.Ok(cancelled);
     }
 
