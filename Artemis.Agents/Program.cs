@@ -1,4 +1,5 @@
 using Artemis.Agents.Api;
+using Artemis.Agents.Cards;
 using Artemis.Agents.Configuration;
 using Artemis.Agents.Costs;
 using Artemis.Agents.Messaging;
@@ -15,6 +16,7 @@ return await ArtemisCommandLine.InvokeAsync(args, async args =>
     builder.AddMessaging();
     builder.AddCosts();
     builder.AddModels();
+    builder.AddCards();
     builder.AddApi();
 
     await builder.ValidateConfigurationAsync();
@@ -25,6 +27,7 @@ return await ArtemisCommandLine.InvokeAsync(args, async args =>
     app.MapHealthApi();
     app.MapConfigurationApi();
     app.MapCostsApi();
+    app.MapCardsApi();
 
     await app.RunAsync();
     return 0;

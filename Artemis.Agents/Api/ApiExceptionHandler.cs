@@ -1,3 +1,4 @@
+using Artemis.Agents.Cards;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace Artemis.Agents.Api;
@@ -13,6 +14,8 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails,
         var (status, title) = exception switch
         {
             BadHttpRequestException bad => (bad.StatusCode, "Bad request"),
+            CardNotFoundException => (StatusCodes.Status404NotFound, "Card not found"),
+            CardStageConflictException => (StatusCodes.Status409Conflict, "Not possible in the card's stage"),
             OperationCanceledException when httpContext.RequestAborted.IsCancellationRequested => (499, "Client closed request"),
             _ => (StatusCodes.Status500InternalServerError, "Unexpected error"),
         };
@@ -23,7 +26,7 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails,
         }
 
         httpContext.Response.StatusCode = status;
-        return await problemDetails.TryWriteAsync(new ProblemDetailsContext
+        var problem = new ProblemDetailsContext
         {
             HttpContext = httpContext,
             Exception = exception,
@@ -33,6 +36,14 @@ internal sealed class ApiExceptionHandler(IProblemDetailsService problemDetails,
                 Title = title,
                 Detail = status >= 500 ? "The request failed; the service log has the details." : exception.Message,
             },
-        });
+        };
+
+        // As JSON even for a client that accepts only text/event-stream (the card event stream's 404).
+        if (!await problemDetails.TryWriteAsync(problem))
+        {
+            await TypedResults.Problem(problem.ProblemDetails).ExecuteAsync(httpContext);
+        }
+
+        return true;
     }
 }

@@ -23,7 +23,7 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IOptions<ApiOptions
 
         ApiLog.RejectedRequest(logger, context.Request.Method, context.Request.Path);
         context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-        await problemDetails.WriteAsync(new ProblemDetailsContext
+        var problem = new ProblemDetailsContext
         {
             HttpContext = context,
             ProblemDetails =
@@ -32,7 +32,14 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IOptions<ApiOptions
                 Title = "Missing or wrong API key",
                 Detail = $"Send the key of the '{ResourceNames.AgentsApiKey}' parameter in the {ResourceNames.ApiKeyHeader} header.",
             },
-        });
+        };
+
+        // A client that accepts only text/event-stream (a browser's EventSource) gets the problem as JSON anyway,
+        // rather than a 500 from a problem writer that found no matching media type.
+        if (!await problemDetails.TryWriteAsync(problem))
+        {
+            await TypedResults.Problem(problem.ProblemDetails).ExecuteAsync(context);
+        }
     }
 
     private bool IsAuthorized(HttpRequest request)

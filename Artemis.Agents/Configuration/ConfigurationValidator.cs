@@ -2,6 +2,7 @@ using System.Globalization;
 using Artemis.Agents.Api;
 using Artemis.Agents.Costs;
 using Artemis.Agents.Files;
+using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Sandbox;
 using Artemis.Agents.Supervision;
@@ -29,6 +30,7 @@ public static class ConfigurationValidator
         CheckSandbox(configuration, report);
         CheckAgents(configuration, report);
         CheckPersistence(configuration, report);
+        CheckMessaging(configuration, report);
         CheckConnectionStrings(configuration, report);
         return report.Build();
     }
@@ -324,6 +326,16 @@ public static class ConfigurationValidator
     {
         NonNegativeInt(configuration, "Artemis:Persistence:MaxRetryAttempts", 100, report);
         PositiveInt(configuration, "Artemis:Persistence:RetryDelayMilliseconds", 60_000, report);
+    }
+
+    private static void CheckMessaging(IConfiguration configuration, ConfigurationReportBuilder report)
+    {
+        const string section = MessagingOptions.SectionName;
+        IntInRange(configuration, $"{section}:{nameof(MessagingOptions.StreamMaxLength)}", 100, 10_000_000, report);
+        IntInRange(configuration, $"{section}:{nameof(MessagingOptions.PollMilliseconds)}", 10, 60_000, report);
+        IntInRange(configuration, $"{section}:{nameof(MessagingOptions.ReadBatchSize)}", 10, 10_000, report);
+        IntInRange(configuration, $"{section}:{nameof(MessagingOptions.HeartbeatSeconds)}", 1, 3_600, report);
+        IntInRange(configuration, $"{section}:{nameof(MessagingOptions.PublishBatchSize)}", 1, 10_000, report);
     }
 
     private static void CheckConnectionStrings(IConfiguration configuration, ConfigurationReportBuilder report)

@@ -1,6 +1,7 @@
 using Artemis.Agents.Api;
 using Artemis.Agents.Costs;
 using Artemis.Agents.Files;
+using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
 using Artemis.Agents.Sandbox;
@@ -23,6 +24,7 @@ internal static class KnownKeys
         ["Workspace"] = PropertiesOf<WorkspaceOptions>(),
         ["Sandbox"] = PropertiesOf<SandboxOptions>(),
         ["Agents"] = PropertiesOf<AgentsOptions>(),
+        ["Messaging"] = PropertiesOf<MessagingOptions>(),
         ["Pricing"] = [],
     };
 

@@ -1,0 +1,14 @@
+namespace Artemis.Agents.Messaging;
+
+internal static partial class MessagingLog
+{
+    [LoggerMessage(EventId = 6101, Level = LogLevel.Warning,
+        Message = "Events {FirstId} to {LastId} are stored in Postgres but could not be added to the Redis stream; live readers see them when they catch up from Postgres")]
+    public static partial void StreamAddFailed(ILogger logger, long firstId, long lastId, Exception exception);
+
+    [LoggerMessage(EventId = 6102, Level = LogLevel.Debug, Message = "Live reader after event {After} fell behind the Redis stream; catching up from Postgres")]
+    public static partial void ReaderCatchingUp(ILogger logger, long after);
+
+    [LoggerMessage(EventId = 6103, Level = LogLevel.Warning, Message = "Reading the Redis event stream failed; retrying from Postgres")]
+    public static partial void StreamReadFailed(ILogger logger, Exception exception);
+}
