@@ -1,15 +1,14 @@
 using System.Diagnostics.Metrics;
-using System.Text.Json;
-using Npgsql;
+using Artemis.Agents.Messaging;
 
 namespace Artemis.Agents.Costs;
 
 /// <summary>
 /// Raises an alert exactly once per budget window when spending reaches <c>Artemis:Budget:AlertThreshold</c>: an
-/// event in the events table, an error in the log and the <c>artemis.budget.alerts</c> counter. Which settle crossed
+/// event (stored and streamed), an error in the log and the <c>artemis.budget.alerts</c> counter. Which settle crossed
 /// the threshold first is decided atomically in Redis by <see cref="BudgetGuard.SettleAsync"/>, across replicas.
 /// </summary>
-public sealed partial class BudgetAlerts(BudgetGuard budgets, BudgetOptions options, NpgsqlDataSource dataSource, IMeterFactory meters, ILogger<BudgetAlerts> logger)
+public sealed partial class BudgetAlerts(BudgetGuard budgets, BudgetOptions options, EventPublisher events, IMeterFactory meters, ILogger<BudgetAlerts> logger)
 {
     private readonly Counter<long> _alerts = meters.Create(CostMetrics.MeterName)
         .CreateCounter<long>("artemis.budget.alerts", "{alert}", "Budget windows that reached the alert threshold");
@@ -22,13 +21,12 @@ public sealed partial class BudgetAlerts(BudgetGuard budgets, BudgetOptions opti
             var state = await budgets.StateAsync(window);
             AlertRaised(logger, window.Name, state.SpentUsd, window.LimitUsd, options.AlertThreshold);
             _alerts.Add(1, new KeyValuePair<string, object?>("window", window.Key[BudgetWindows.KeyPrefix.Length..].Split(':')[0]));
-            await using var command = dataSource.CreateCommand("INSERT INTO events (card_id, kind, payload) VALUES ($1, 'budget.alert', $2::jsonb)");
-            command.Parameters.Add(new NpgsqlParameter { Value = window.Name.StartsWith("card ", StringComparison.Ordinal) ? window.Name[5..] : DBNull.Value });
-            command.Parameters.Add(new NpgsqlParameter
-            {
-                Value = JsonSerializer.Serialize(new { window = window.Name, limitUsd = window.LimitUsd, spentUsd = state.SpentUsd, threshold = options.AlertThreshold }),
-            });
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            // Published like every other event: stored in order and streamed live to the web.
+            await events.PublishAsync(
+                window.Name.StartsWith("card ", StringComparison.Ordinal) ? window.Name[5..] : null,
+                EventKinds.BudgetAlert,
+                new { window = window.Name, limitUsd = window.LimitUsd, spentUsd = state.SpentUsd, threshold = options.AlertThreshold },
+                cancellationToken);
         }
     }
 
