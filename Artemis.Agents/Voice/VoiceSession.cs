@@ -24,7 +24,7 @@ public sealed class VoiceSession : IDisposable
     private readonly VoiceOptions _options;
     private readonly ILogger _logger;
     private readonly BrowserChannel _out;
-    private readonly CancellationTokenSource _end;
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _gate = new();
     private readonly Dictionary<string, Playback> _playback = [];
     private PcmInput _input = new(PcmInput.SampleRate);
@@ -49,7 +49,6 @@ public sealed class VoiceSession : IDisposable
         _tools = tools;
         _options = options;
         _logger = logger;
-        _end = new CancellationTokenSource();
         _out = new BrowserChannel(browser, options.SendQueueCapacity, reason => End(WebSocketCloseStatus.PolicyViolation, reason, abort: true));
     }
 
@@ -81,13 +80,21 @@ public sealed class VoiceSession : IDisposable
             _browser.Abort();
         }
 
-        _end.Cancel();
+        _ended.TrySetResult();
     }
 
-    /// <summary>Configures the upstream session, then bridges until either side ends; settles in-flight usage last.</summary>
+    /// <summary>
+    /// Configures the upstream session, then bridges until either side ends. Then, in order: the response in flight is
+    /// cancelled and its usage awaited (the upstream is still read for it), the upstream is closed, and the browser gets
+    /// the close status and reason. Neither socket's receive is ever cancelled by a token: that would abort it, and
+    /// the browser would see no close reason.
+    /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken)
     {
-        var writer = _out.RunAsync(cancellationToken);
+        var writer = _out.RunAsync(CancellationToken.None);
+        using var upstreamStop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Task? upstream = null;
+        Task? browser = null;
         try
         {
             var tools = _tools.Definitions();
@@ -99,23 +106,33 @@ public sealed class VoiceSession : IDisposable
                 return;
             }
 
-            await SendUpstreamAsync(SessionUpdate(tools), _end.Token);
-            var upstream = Task.Run(() => UpstreamLoopAsync(_end.Token), CancellationToken.None);
-            var browser = Task.Run(() => BrowserLoopAsync(_end.Token), CancellationToken.None);
-            await Task.WhenAny(upstream, browser);
-            End(WebSocketCloseStatus.NormalClosure, "session ended");
-            await Task.WhenAll(upstream, browser).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await SendUpstreamAsync(SessionUpdate(tools), upstreamStop.Token);
+            upstream = Task.Run(() => UpstreamLoopAsync(upstreamStop.Token), CancellationToken.None);
+            browser = Task.Run(BrowserLoopAsync, CancellationToken.None);
+            await _ended.Task;
         }
-        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or IOException)
+        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or IOException or System.ClientModel.ClientResultException)
         {
             End(WebSocketCloseStatus.EndpointUnavailable, "the model's realtime session failed");
         }
         finally
         {
-            await SettleInFlightAsync();
+            await FinishResponseAsync();
+            await upstreamStop.CancelAsync();
+            if (upstream is not null)
+            {
+                await upstream.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
             _out.SendEvent(new JsonObject { ["type"] = "closing", ["code"] = (int)_closeStatus, ["reason"] = _closeReason, ["sessionUsd"] = _costs.SessionUsd });
             _out.Complete(_closeStatus, _closeReason ?? "session ended");
             await writer;
+            if (browser is not null && await Task.WhenAny(browser, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) != browser)
+            {
+                // The browser did not answer the close: nothing more will come from it.
+                _browser.Abort();
+                await browser.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
     }
 
@@ -165,13 +182,14 @@ public sealed class VoiceSession : IDisposable
         };
     }
 
-    private async Task BrowserLoopAsync(CancellationToken cancellationToken)
+    private async Task BrowserLoopAsync()
     {
+        var cancellationToken = CancellationToken.None;
         var limit = Math.Max(_options.MaxAudioFrameBytes, _options.MaxControlMessageBytes);
         var buffer = new byte[limit + 1];
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            while (true)
             {
                 var length = 0;
                 ValueWebSocketReceiveResult result;
@@ -185,13 +203,19 @@ public sealed class VoiceSession : IDisposable
                     }
 
                     length += result.Count;
-                    if (length > limit)
+                    if (length > limit && _closeReason is null)
                     {
                         End(WebSocketCloseStatus.MessageTooBig, $"message too large: more than {limit} bytes");
                         return;
                     }
                 }
                 while (!result.EndOfMessage);
+
+                if (_closeReason is not null)
+                {
+                    // Ending: what the browser still sends is not bridged; its answer to the close ends this loop.
+                    continue;
+                }
 
                 if (result.MessageType == WebSocketMessageType.Binary)
                 {
@@ -203,7 +227,7 @@ public sealed class VoiceSession : IDisposable
                 }
             }
         }
-        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or IOException)
+        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or IOException or System.ClientModel.ClientResultException)
         {
             End(WebSocketCloseStatus.NormalClosure, "the browser went away");
         }
@@ -463,6 +487,11 @@ public sealed class VoiceSession : IDisposable
     {
         lock (_gate)
         {
+            if (_closeReason is not null)
+            {
+                return;
+            }
+
             if (_responseActive)
             {
                 _responseWanted = true;
@@ -548,52 +577,43 @@ public sealed class VoiceSession : IDisposable
     }
 
     /// <summary>
-    /// On the way out: a response still in progress is cancelled upstream and its usage awaited briefly; without a
-    /// report it is charged its worst case if the model began it, released if not.
+    /// On the way out: a response still in progress is cancelled upstream and its usage awaited (the upstream loop
+    /// still runs and settles it); without a report in time it is charged its worst case if the model began it,
+    /// released if not.
     /// </summary>
-    private async Task SettleInFlightAsync()
+    private async Task FinishResponseAsync()
     {
-        VoiceCosts.PendingResponse? pending;
-        string? responseId;
         Task? done;
         lock (_gate)
         {
-            pending = _pending;
-            responseId = _responseId;
             done = _responseActive ? _responseDone?.Task : null;
         }
 
-        if (pending is null || done is null)
+        if (done is not null)
         {
-            return;
-        }
-
-        using var timeout = new CancellationTokenSource(_options.SettleTimeoutMs);
-        try
-        {
-            if (_upstream.WebSocket.State == WebSocketState.Open)
+            using var timeout = new CancellationTokenSource(_options.SettleTimeoutMs);
+            try
             {
-                await _upstream.SendCommandAsync(BinaryData.FromString("""{"type":"response.cancel"}"""), new System.ClientModel.Primitives.RequestOptions { CancellationToken = timeout.Token });
-                // The usage report comes on the upstream's stream, which this session has stopped reading: read on.
-                await foreach (var update in _upstream.ReceiveUpdatesAsync(timeout.Token))
+                if (_upstream.WebSocket.State == WebSocketState.Open)
                 {
-                    if (update is RealtimeServerUpdateResponseDone responseDone)
-                    {
-                        await OnResponseDoneAsync(responseDone.Response, CancellationToken.None);
-                        return;
-                    }
+                    await SendUpstreamAsync(new JsonObject { ["type"] = "response.cancel" }, timeout.Token);
                 }
+
+                await done.WaitAsync(timeout.Token);
+            }
+            catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or IOException or System.ClientModel.ClientResultException)
+            {
+                // No report in time: settled below from what is known.
             }
         }
-        catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or IOException or System.ClientModel.ClientResultException or InvalidOperationException)
-        {
-            // No report in time: settled below from what is known.
-        }
 
+        VoiceCosts.PendingResponse? pending;
+        string? responseId;
         lock (_gate)
         {
             pending = _pending;
             _pending = null;
+            responseId = _responseId;
         }
 
         if (pending is not null)
@@ -627,7 +647,6 @@ public sealed class VoiceSession : IDisposable
 
     public void Dispose()
     {
-        _end.Dispose();
         _upstream.Dispose();
     }
 
