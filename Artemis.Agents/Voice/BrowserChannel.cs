@@ -6,29 +6,33 @@ using System.Threading.Channels;
 namespace Artemis.Agents.Voice;
 
 /// <summary>
-/// Everything sent to the browser goes through one bounded queue and one writer, so sends never overlap and a slow
-/// browser never stalls the bridge: a browser that lets the queue fill has stopped reading, and its session is
-/// ended (the socket is aborted: a close frame could not get through either).
+/// Everything sent to the browser goes through one bounded queue and one writer, so sends never overlap. The model
+/// sends audio faster than real time, so a full queue first holds the bridge back (and with it the upstream read);
+/// a queue that stays full for the stall timeout means the browser has stopped reading, and its session is ended
+/// (the socket is aborted: a close frame could not get through either).
 /// </summary>
 internal sealed class BrowserChannel
 {
     private readonly WebSocket _socket;
     private readonly Channel<Outbound> _queue;
     private readonly Action<string> _stalled;
+    private readonly TimeSpan _stallTimeout;
     private WebSocketCloseStatus _closeStatus = WebSocketCloseStatus.NormalClosure;
     private string _closeReason = "";
+    private volatile bool _dead;
 
-    public BrowserChannel(WebSocket socket, int capacity, Action<string> stalled)
+    public BrowserChannel(WebSocket socket, int capacity, TimeSpan stallTimeout, Action<string> stalled)
     {
         _socket = socket;
         _stalled = stalled;
+        _stallTimeout = stallTimeout;
         _queue = Channel.CreateBounded<Outbound>(new BoundedChannelOptions(capacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     }
 
-    public void SendAudio(byte[] pcm) => Enqueue(new Outbound(pcm, WebSocketMessageType.Binary));
+    public ValueTask SendAudioAsync(byte[] pcm) => EnqueueAsync(new Outbound(pcm, WebSocketMessageType.Binary));
 
-    public void SendEvent(JsonObject message) =>
-        Enqueue(new Outbound(Encoding.UTF8.GetBytes(message.ToJsonString(VoiceJson.Options)), WebSocketMessageType.Text));
+    public ValueTask SendEventAsync(JsonObject message) =>
+        EnqueueAsync(new Outbound(Encoding.UTF8.GetBytes(message.ToJsonString(VoiceJson.Options)), WebSocketMessageType.Text));
 
     /// <summary>Ends the queue; the writer sends what is queued, then the close frame.</summary>
     public void Complete(WebSocketCloseStatus status, string reason)
@@ -57,15 +61,31 @@ internal sealed class BrowserChannel
         }
         catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or IOException)
         {
+            _dead = true;
             _socket.Abort();
         }
     }
 
-    private void Enqueue(Outbound message)
+    private async ValueTask EnqueueAsync(Outbound message)
     {
-        if (!_queue.Writer.TryWrite(message) && !_queue.Reader.Completion.IsCompleted)
+        if (_queue.Writer.TryWrite(message) || _dead)
         {
+            return;
+        }
+
+        using var timeout = new CancellationTokenSource(_stallTimeout);
+        try
+        {
+            await _queue.Writer.WriteAsync(message, timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _dead = true;
             _stalled("the browser stopped reading: its send queue is full");
+        }
+        catch (ChannelClosedException)
+        {
+            // The session is closing: nothing more goes to the browser.
         }
     }
 

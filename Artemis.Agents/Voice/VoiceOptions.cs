@@ -44,9 +44,13 @@ public sealed class VoiceOptions
     [Range(64, 1024 * 1024)]
     public int MaxControlMessageBytes { get; set; } = 4 * 1024;
 
-    /// <summary>Messages waiting for a browser; a browser that lets this many pile up has stopped reading.</summary>
+    /// <summary>Messages waiting for a browser (100 ms of audio each, or an event); when full, the bridge waits.</summary>
     [Range(4, 100_000)]
     public int SendQueueCapacity { get; set; } = 512;
+
+    /// <summary>How long a full send queue may stay full before the browser counts as not reading.</summary>
+    [Range(100, 120_000)]
+    public int SendStallTimeoutMs { get; set; } = 5000;
 
     /// <summary>How long an issued voice ticket can be redeemed.</summary>
     [Range(5, 3600)]

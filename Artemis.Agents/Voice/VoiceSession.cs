@@ -49,7 +49,7 @@ public sealed class VoiceSession : IDisposable
         _tools = tools;
         _options = options;
         _logger = logger;
-        _out = new BrowserChannel(browser, options.SendQueueCapacity, reason => End(WebSocketCloseStatus.PolicyViolation, reason, abort: true));
+        _out = new BrowserChannel(browser, options.SendQueueCapacity, TimeSpan.FromMilliseconds(options.SendStallTimeoutMs), reason => End(WebSocketCloseStatus.PolicyViolation, reason, abort: true));
     }
 
     public string Id { get; }
@@ -101,7 +101,7 @@ public sealed class VoiceSession : IDisposable
             _costs.Start(_options.Instructions, tools.ToJsonString());
             if (await _costs.ProbeAsync() is { } refused)
             {
-                _out.SendEvent(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = refused.Message });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = refused.Message });
                 End(WebSocketCloseStatus.PolicyViolation, $"budget exhausted: the {refused.Window.Name} budget cannot pay for a response");
                 return;
             }
@@ -124,7 +124,7 @@ public sealed class VoiceSession : IDisposable
                 await upstream.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
-            _out.SendEvent(new JsonObject { ["type"] = "closing", ["code"] = (int)_closeStatus, ["reason"] = _closeReason, ["sessionUsd"] = _costs.SessionUsd });
+            await _out.SendEventAsync(new JsonObject { ["type"] = "closing", ["code"] = (int)_closeStatus, ["reason"] = _closeReason, ["sessionUsd"] = _costs.SessionUsd });
             _out.Complete(_closeStatus, _closeReason ?? "session ended");
             await writer;
             if (browser is not null && await Task.WhenAny(browser, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None)) != browser)
@@ -293,7 +293,7 @@ public sealed class VoiceSession : IDisposable
                 else
                 {
                     _input = new PcmInput(rate);
-                    _out.SendEvent(new JsonObject { ["type"] = "started", ["sampleRate"] = rate, ["resampledTo"] = PcmInput.SampleRate });
+                    await _out.SendEventAsync(new JsonObject { ["type"] = "started", ["sampleRate"] = rate, ["resampledTo"] = PcmInput.SampleRate });
                 }
 
                 break;
@@ -345,7 +345,7 @@ public sealed class VoiceSession : IDisposable
         }
         catch (BudgetExceededException exception)
         {
-            _out.SendEvent(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = exception.Message });
+            await _out.SendEventAsync(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = exception.Message });
             End(WebSocketCloseStatus.PolicyViolation, $"budget exhausted: the {exception.Window.Name} budget cannot pay for another response");
         }
     }
@@ -355,20 +355,20 @@ public sealed class VoiceSession : IDisposable
         switch (update)
         {
             case RealtimeServerUpdateSessionUpdated:
-                _out.SendEvent(new JsonObject { ["type"] = "ready", ["sessionId"] = Id, ["sampleRate"] = PcmInput.SampleRate });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "ready", ["sessionId"] = Id, ["sampleRate"] = PcmInput.SampleRate });
                 break;
             case RealtimeServerUpdateInputAudioBufferSpeechStarted started:
-                _out.SendEvent(new JsonObject { ["type"] = "speech_started", ["itemId"] = started.ItemId });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "speech_started", ["itemId"] = started.ItemId });
                 await BargeInAsync(cancellationToken);
                 break;
             case RealtimeServerUpdateInputAudioBufferSpeechStopped:
-                _out.SendEvent(new JsonObject { ["type"] = "speech_stopped" });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "speech_stopped" });
                 break;
             case RealtimeServerUpdateInputAudioBufferCommitted:
                 await RequestResponseAsync(cancellationToken);
                 break;
             case RealtimeServerUpdateConversationItemInputAudioTranscriptionCompleted transcript:
-                _out.SendEvent(new JsonObject { ["type"] = "transcript", ["role"] = "user", ["itemId"] = transcript.ItemId, ["text"] = transcript.Transcript });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "transcript", ["role"] = "user", ["itemId"] = transcript.ItemId, ["text"] = transcript.Transcript });
                 break;
             case RealtimeServerUpdateResponseCreated created:
                 lock (_gate)
@@ -378,31 +378,31 @@ public sealed class VoiceSession : IDisposable
 
                 break;
             case RealtimeServerUpdateResponseOutputAudioDelta audio:
-                OnAudioOut(audio.ItemId, audio.ResponseId, audio.Delta.ToArray());
+                await OnAudioOutAsync(audio.ItemId, audio.ResponseId, audio.Delta.ToArray());
                 break;
             case RealtimeServerUpdateResponseOutputAudioTranscriptDelta delta:
-                _out.SendEvent(new JsonObject { ["type"] = "transcript_delta", ["role"] = "assistant", ["itemId"] = delta.ItemId, ["delta"] = delta.Delta });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "transcript_delta", ["role"] = "assistant", ["itemId"] = delta.ItemId, ["delta"] = delta.Delta });
                 break;
             case RealtimeServerUpdateResponseOutputAudioTranscriptDone done:
-                _out.SendEvent(new JsonObject { ["type"] = "transcript", ["role"] = "assistant", ["itemId"] = done.ItemId, ["text"] = done.Transcript });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "transcript", ["role"] = "assistant", ["itemId"] = done.ItemId, ["text"] = done.Transcript });
                 break;
             case RealtimeServerUpdateResponseFunctionCallArgumentsDone call:
                 await CallToolAsync(call.CallId, call.FunctionName, call.FunctionArguments?.ToString() ?? "{}", cancellationToken);
                 break;
             case RealtimeServerUpdateConversationItemTruncated truncated:
-                _out.SendEvent(new JsonObject { ["type"] = "truncated", ["itemId"] = truncated.ItemId, ["audioEndMs"] = (int)truncated.AudioEndTime.TotalMilliseconds });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "truncated", ["itemId"] = truncated.ItemId, ["audioEndMs"] = (int)truncated.AudioEndTime.TotalMilliseconds });
                 break;
             case RealtimeServerUpdateResponseDone done:
                 await OnResponseDoneAsync(done.Response, cancellationToken);
                 break;
             case RealtimeServerUpdateError error:
                 VoiceLog.UpstreamError(_logger, Id, error.Error?.Code, error.Error?.Message);
-                _out.SendEvent(new JsonObject { ["type"] = "error", ["code"] = error.Error?.Code, ["message"] = error.Error?.Message });
+                await _out.SendEventAsync(new JsonObject { ["type"] = "error", ["code"] = error.Error?.Code, ["message"] = error.Error?.Message });
                 break;
         }
     }
 
-    private void OnAudioOut(string itemId, string responseId, byte[] pcm)
+    private async Task OnAudioOutAsync(string itemId, string responseId, byte[] pcm)
     {
         bool first;
         lock (_gate)
@@ -419,10 +419,10 @@ public sealed class VoiceSession : IDisposable
 
         if (first)
         {
-            _out.SendEvent(new JsonObject { ["type"] = "audio_start", ["itemId"] = itemId, ["responseId"] = responseId });
+            await _out.SendEventAsync(new JsonObject { ["type"] = "audio_start", ["itemId"] = itemId, ["responseId"] = responseId });
         }
 
-        _out.SendAudio(pcm);
+        await _out.SendAudioAsync(pcm);
     }
 
     /// <summary>
@@ -456,18 +456,18 @@ public sealed class VoiceSession : IDisposable
         }
 
         await SendUpstreamAsync(new JsonObject { ["type"] = "conversation.item.truncate", ["item_id"] = itemId, ["content_index"] = 0, ["audio_end_ms"] = playedMs }, cancellationToken);
-        _out.SendEvent(new JsonObject { ["type"] = "flush", ["itemId"] = itemId, ["playedMs"] = playedMs });
+        await _out.SendEventAsync(new JsonObject { ["type"] = "flush", ["itemId"] = itemId, ["playedMs"] = playedMs });
     }
 
     private async Task CallToolAsync(string callId, string name, string arguments, CancellationToken cancellationToken)
     {
         VoiceLog.ToolCalled(_logger, Id, name);
-        _out.SendEvent(new JsonObject { ["type"] = "tool_call", ["callId"] = callId, ["name"] = name, ["arguments"] = arguments });
+        await _out.SendEventAsync(new JsonObject { ["type"] = "tool_call", ["callId"] = callId, ["name"] = name, ["arguments"] = arguments });
         var result = await _tools.InvokeAsync(name, arguments, new VoiceToolContext(Id), cancellationToken);
-        _out.SendEvent(new JsonObject { ["type"] = "tool_result", ["callId"] = callId, ["name"] = name, ["output"] = result.Output });
+        await _out.SendEventAsync(new JsonObject { ["type"] = "tool_result", ["callId"] = callId, ["name"] = name, ["output"] = result.Output });
         if (result.BrowserEvent is { } browserEvent)
         {
-            _out.SendEvent(browserEvent);
+            await _out.SendEventAsync(browserEvent);
         }
 
         _costs.AddText(result.Output);
@@ -549,7 +549,7 @@ public sealed class VoiceSession : IDisposable
         var settled = await _costs.SettleAsync(pending, response.Id, began, usage, _logger, cancellationToken);
         if (settled is { } cost)
         {
-            _out.SendEvent(new JsonObject
+            await _out.SendEventAsync(new JsonObject
             {
                 ["type"] = "usage",
                 ["responseId"] = response.Id,

@@ -94,6 +94,7 @@ public sealed class VoiceFixture : IAsyncLifetime
             ["Artemis:Voice:SendQueueCapacity"] = SendQueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Artemis:Voice:MaxAudioFrameBytes"] = MaxAudioFrameBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Artemis:Voice:MaxOutputTokens"] = "1000",
+            ["Artemis:Voice:SendStallTimeoutMs"] = "1000",
             ["Logging:LogLevel:Default"] = "Warning",
         };
         (Bridge, BridgeAddress) = await StartBridgeAsync(timeout.Token);
