@@ -118,6 +118,14 @@ public sealed class VoiceSession : IDisposable
         finally
         {
             await FinishResponseAsync();
+            if (_upstream.WebSocket.State == WebSocketState.Open)
+            {
+                // A polite close, so the model's side ends the session at once rather than on a broken connection.
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _upstream.WebSocket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "voice session ended", timeout.Token)
+                    .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
             await upstreamStop.CancelAsync();
             if (upstream is not null)
             {
