@@ -5,6 +5,7 @@ using Artemis.Agents.Costs;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
+using Artemis.Agents.Voice;
 
 return await ArtemisCommandLine.InvokeAsync(args, async args =>
 {
@@ -18,16 +19,19 @@ return await ArtemisCommandLine.InvokeAsync(args, async args =>
     builder.AddModels();
     builder.AddCards();
     builder.AddApi();
+    builder.AddVoice();
 
     await builder.ValidateConfigurationAsync();
     var app = builder.Build();
 
+    app.UseVoice(); // before UseApi: the voice WebSocket also takes a browser's ticket (ADR 008)
     app.UseApi();
     app.MapDefaultEndpoints();
     app.MapHealthApi();
     app.MapConfigurationApi();
     app.MapCostsApi();
     app.MapCardsApi();
+    app.MapVoiceApi();
 
     await app.RunAsync();
     return 0;

@@ -137,6 +137,14 @@ public sealed class ChatRequest
         return true;
     }
 
+    /// <summary>
+    /// A realtime conversation seen as a chat request, so that the same script steps answer both: user audio is a
+    /// <c>user</c> message holding its transcript, a function_call_output a <c>tool</c> message holding the output.
+    /// </summary>
+    public static ChatRequest FromConversation(string? model, IReadOnlyList<ChatMessageView> messages, IReadOnlyList<string> toolNames, int? maxTokens) =>
+        new(model, stream: true, includeUsage: true, maxTokens, messages,
+            JsonSerializer.SerializeToElement(messages.Select(m => new { role = m.Role, content = m.Text })), toolNames);
+
     /// <summary>The text of a message: string content, or the <c>text</c> of its content parts joined.</summary>
     public static string ReadText(JsonElement message)
     {

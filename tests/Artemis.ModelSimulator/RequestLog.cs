@@ -18,7 +18,14 @@ public sealed record RequestLogEntry(
     string? Fault,
     JsonElement? Usage,
     string? Step,
-    bool Cancelled);
+    bool Cancelled,
+    RealtimeLogDetails? Realtime = null);
+
+/// <summary>
+/// What a realtime entry is: a response (its id and final status; usage is the entry's), or a client event worth
+/// checking (session.update, conversation.item.truncate, response.cancel) as received.
+/// </summary>
+public sealed record RealtimeLogDetails(string Session, string Event, string? ResponseId, string? ResponseStatus, JsonElement? ClientEvent);
 
 /// <summary>
 /// Every chat request received, in order of arrival, each with a sequence number that is never reused (clearing the
@@ -75,6 +82,26 @@ public sealed class RequestLog(TimeProvider time, IOptions<SimulatorOptions> opt
             Fault = fault,
             Usage = usage is null ? null : JsonSerializer.SerializeToElement(usage, WireJson.Options),
             Step = step,
+        });
+
+    /// <summary>Logs a realtime event at once, complete (client events need no answer to be logged).</summary>
+    public long Add(string path, string? model, RealtimeLogDetails details, JsonElement? messages = null, IReadOnlyList<string>? tools = null)
+    {
+        var sequence = Begin(path);
+        Update(sequence, entry => entry with { Model = model, Stream = true, Messages = messages, Tools = tools ?? [], Realtime = details });
+        return sequence;
+    }
+
+    /// <summary>Completes a realtime response entry: its final status, usage as sent and the step that answered.</summary>
+    public void CompleteRealtime(long sequence, string status, JsonElement usage, string? step, string? fault) =>
+        Update(sequence, entry => entry with
+        {
+            Status = StatusCodes.Status200OK,
+            Usage = usage,
+            Step = step,
+            Fault = fault,
+            Cancelled = status == "cancelled",
+            Realtime = entry.Realtime! with { ResponseStatus = status },
         });
 
     /// <summary>The client went away before the answer was complete.</summary>

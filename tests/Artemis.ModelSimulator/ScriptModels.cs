@@ -16,6 +16,15 @@ public sealed record SimulatorScript
     public IReadOnlyList<ScriptStep> Steps { get; init; } = [];
 
     public ScriptReply? Fallback { get; init; }
+
+    /// <summary>What the realtime endpoint's simulated speech recognition hears (README.md, Realtime).</summary>
+    public RealtimeScript? Realtime { get; init; }
+}
+
+public sealed record RealtimeScript
+{
+    /// <summary>The transcript of a session's n-th committed user audio; the last one repeats once they run out.</summary>
+    public IReadOnlyList<string>? UserTranscripts { get; init; }
 }
 
 public sealed record ScriptStep
@@ -82,6 +91,9 @@ public sealed record ScriptReply
 
     /// <summary>Overrides finish_reason (stop, tool_calls, length, content_filter).</summary>
     public string? FinishReason { get; init; }
+
+    /// <summary>Realtime only: how long the spoken reply lasts (a generated tone); 60 ms per character of content when not given.</summary>
+    public int? AudioMs { get; init; }
 }
 
 public sealed record ScriptToolCall
@@ -103,6 +115,12 @@ public sealed record ScriptUsage
     public int? CachedTokens { get; init; }
 
     public int? CompletionTokens { get; init; }
+
+    /// <summary>Realtime only: how many of the prompt tokens are audio.</summary>
+    public int? InputAudioTokens { get; init; }
+
+    /// <summary>Realtime only: how many of the completion tokens are audio.</summary>
+    public int? OutputAudioTokens { get; init; }
 }
 
 public static class FaultKinds
@@ -209,6 +227,11 @@ public static class ScriptParser
             ValidateReply(fallback, "fallback", problems);
         }
 
+        if (script.Realtime?.UserTranscripts is { } transcripts && transcripts.Any(t => t is null))
+        {
+            problems.Add("realtime.userTranscripts has a null entry");
+        }
+
         return problems;
     }
 
@@ -289,6 +312,7 @@ public static class ScriptParser
     private static void ValidateReply(ScriptReply reply, string at, List<string> problems)
     {
         NotNegative(reply.DelayMs, $"{at}.delayMs", problems);
+        NotNegative(reply.AudioMs, $"{at}.audioMs", problems);
         if (reply.Usage is { } usage)
         {
             NotNegative(usage.PromptTokens, $"{at}.usage.promptTokens", problems);
@@ -297,6 +321,18 @@ public static class ScriptParser
             if (usage is { PromptTokens: { } prompt, CachedTokens: { } cached } && cached > prompt)
             {
                 problems.Add(Invariant($"{at}.usage.cachedTokens {cached} exceeds promptTokens {prompt}"));
+            }
+
+            NotNegative(usage.InputAudioTokens, $"{at}.usage.inputAudioTokens", problems);
+            NotNegative(usage.OutputAudioTokens, $"{at}.usage.outputAudioTokens", problems);
+            if (usage is { PromptTokens: { } p, InputAudioTokens: { } audioIn } && audioIn > p)
+            {
+                problems.Add(Invariant($"{at}.usage.inputAudioTokens {audioIn} exceeds promptTokens {p}"));
+            }
+
+            if (usage is { CompletionTokens: { } c, OutputAudioTokens: { } audioOut } && audioOut > c)
+            {
+                problems.Add(Invariant($"{at}.usage.outputAudioTokens {audioOut} exceeds completionTokens {c}"));
             }
         }
 

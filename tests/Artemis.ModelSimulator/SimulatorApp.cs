@@ -34,13 +34,16 @@ public static class SimulatorApp
         builder.Services.AddSingleton(new ScriptEngine(script));
         builder.Services.AddSingleton<RequestLog>();
         builder.Services.AddChatCompletions();
+        builder.Services.AddRealtime();
 
         var app = builder.Build();
 
         SimulatorLog.ScriptLoaded(app.Logger, source, script.Steps.Count, script.Fallback is not null);
 
+        app.UseWebSockets();
         app.MapDefaultEndpoints();
         app.MapChatCompletions();
+        app.MapRealtime();
         app.MapSimulatorControl();
         return app;
     }

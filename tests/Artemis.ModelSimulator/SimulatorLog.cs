@@ -22,4 +22,16 @@ internal static partial class SimulatorLog
 
     [LoggerMessage(EventId = 5007, Level = LogLevel.Warning, Message = "Rejected {Method} {Path}: missing or wrong API key")]
     public static partial void Unauthorized(ILogger logger, string method, string path);
+
+    [LoggerMessage(EventId = 5101, Level = LogLevel.Information, Message = "Realtime session {Session} started for {Model}")]
+    public static partial void RealtimeSessionStarted(ILogger logger, string session, string model);
+
+    [LoggerMessage(EventId = 5102, Level = LogLevel.Information, Message = "Realtime session {Session} ended")]
+    public static partial void RealtimeSessionEnded(ILogger logger, string session);
+
+    [LoggerMessage(EventId = 5103, Level = LogLevel.Warning, Message = "Realtime session {Session}: {Problem}")]
+    public static partial void RealtimeClientError(ILogger logger, string session, string problem);
+
+    [LoggerMessage(EventId = 5104, Level = LogLevel.Debug, Message = "Realtime session {Session}: response {Response} {Status} by {Step}")]
+    public static partial void RealtimeResponseDone(ILogger logger, string session, string response, string status, string? step);
 }
