@@ -1,10 +1,12 @@
 using System.Globalization;
+using System.Reflection;
 using Artemis.Agents.Api;
 using Artemis.Agents.Costs;
 using Artemis.Agents.Files;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Sandbox;
+using Artemis.Agents.Voice;
 using Artemis.Agents.Supervision;
 using Artemis.ServiceDefaults;
 using Npgsql;
@@ -31,6 +33,7 @@ public static class ConfigurationValidator
         CheckAgents(configuration, report);
         CheckPersistence(configuration, report);
         CheckMessaging(configuration, report);
+        CheckVoice(configuration, report);
         CheckConnectionStrings(configuration, report);
         return report.Build();
     }
@@ -336,6 +339,30 @@ public static class ConfigurationValidator
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.ReadBatchSize)}", 10, 10_000, report);
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.HeartbeatSeconds)}", 1, 3_600, report);
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.PublishBatchSize)}", 1, 10_000, report);
+    }
+
+    private static void CheckVoice(IConfiguration configuration, ConfigurationReportBuilder report)
+    {
+        const string section = VoiceOptions.SectionName;
+        // The options' [Range] attributes are the limits: one place says them.
+        foreach (var property in typeof(VoiceOptions).GetProperties().Where(property => property.PropertyType == typeof(int)))
+        {
+            var range = property.GetCustomAttribute<System.ComponentModel.DataAnnotations.RangeAttribute>()!;
+            IntInRange(configuration, $"{section}:{property.Name}", (int)range.Minimum, (int)range.Maximum, report);
+        }
+
+        var thresholdKey = $"{section}:{nameof(VoiceOptions.VadThreshold)}";
+        if (configuration[thresholdKey] is { } threshold
+            && (!double.TryParse(threshold, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value is < 0 or > 1))
+        {
+            report.Error(thresholdKey, $"must be a number between 0 and 1, was '{threshold}'");
+        }
+
+        if (!string.IsNullOrWhiteSpace(configuration[$"{section}:{nameof(VoiceOptions.TranscriptionModel)}"]))
+        {
+            report.Warning($"{section}:{nameof(VoiceOptions.TranscriptionModel)}",
+                "the provider bills input transcription separately and Artemis does not price it yet: that spend is outside the budgets");
+        }
     }
 
     private static void CheckConnectionStrings(IConfiguration configuration, ConfigurationReportBuilder report)

@@ -6,6 +6,7 @@ using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
 using Artemis.Agents.Sandbox;
 using Artemis.Agents.Supervision;
+using Artemis.Agents.Voice;
 
 namespace Artemis.Agents.Configuration;
 
@@ -25,6 +26,7 @@ internal static class KnownKeys
         ["Sandbox"] = PropertiesOf<SandboxOptions>(),
         ["Agents"] = PropertiesOf<AgentsOptions>(),
         ["Messaging"] = PropertiesOf<MessagingOptions>(),
+        ["Voice"] = PropertiesOf<VoiceOptions>(),
         ["Pricing"] = [],
     };
 

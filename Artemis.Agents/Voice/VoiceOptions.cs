@@ -13,8 +13,12 @@ public sealed class VoiceOptions
 
     public string VoiceName { get; set; } = "alloy";
 
-    /// <summary>The speech recognition model that gives the user's words as text; empty turns user transcripts off.</summary>
-    public string TranscriptionModel { get; set; } = "gpt-4o-mini-transcribe";
+    /// <summary>
+    /// The speech recognition model that gives the user's words as text (e.g. <c>gpt-4o-mini-transcribe</c>); empty,
+    /// the default, turns user transcripts off. The provider bills transcription apart from the response, and Artemis
+    /// does not price it yet, so it is off unless asked for (the configuration report warns when it is on).
+    /// </summary>
+    public string TranscriptionModel { get; set; } = "";
 
     /// <summary>Each response's output limit: it bounds the worst case reserved before the response is asked for.</summary>
     [Range(16, 4096)]

@@ -192,6 +192,26 @@ public sealed class ConfigurationValidatorTests : IDisposable
         AssertError(ValidateWith((key, value)), key, "must be between");
 
     [Theory]
+    [InlineData("Artemis:Voice:MaxOutputTokens", "0", "must be between 16 and 4096")]
+    [InlineData("Artemis:Voice:SendQueueCapacity", "2", "must be between 4 and 100000")]
+    [InlineData("Artemis:Voice:MaxAudioFrameBytes", "lots", "must be a whole number")]
+    [InlineData("Artemis:Voice:VadThreshold", "1.5", "between 0 and 1")]
+    [InlineData("Artemis:Voice:VadThreshold", "loud", "between 0 and 1")]
+    public void Voice_limits_out_of_range_name_the_key(string key, string value, string fragment) =>
+        AssertError(ValidateWith((key, value)), key, fragment);
+
+    [Fact]
+    public void Voice_transcription_is_a_warning_that_its_spend_is_outside_the_budgets()
+    {
+        var report = ValidateWith(("Artemis:Voice:TranscriptionModel", "gpt-4o-mini-transcribe"));
+
+        Assert.True(report.IsValid);
+        var warning = Assert.Single(report.Warnings, warning => warning.Key == "Artemis:Voice:TranscriptionModel");
+        Assert.Contains("outside the budgets", warning.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Artemis:Voice:VoiceNme", "Artemis:Voice:VoiceNme", "did you mean 'VoiceName'")]
     [InlineData("Artemis:Budget:DailyUSD2", "Artemis:Budget:DailyUSD2", "did you mean 'DailyUsd'")]
     [InlineData("Artemis:Sandbx:CpuSeconds", "Artemis:Sandbx", "did you mean 'Sandbox'")]
     [InlineData("Artemis:Workspace:MaxFileByte", "Artemis:Workspace:MaxFileByte", "did you mean 'MaxFileBytes'")]

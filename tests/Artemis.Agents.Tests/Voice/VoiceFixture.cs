@@ -91,6 +91,7 @@ public sealed class VoiceFixture : IAsyncLifetime
             ["Artemis:Budget:PerCardUsd"] = "2",
             ["Artemis:Workspace:Root"] = Workspace,
             ["Artemis:Voice:VadSilenceDurationMs"] = "200",
+            ["Artemis:Voice:TranscriptionModel"] = "gpt-4o-mini-transcribe",
             ["Artemis:Voice:SendQueueCapacity"] = SendQueueCapacity.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Artemis:Voice:MaxAudioFrameBytes"] = MaxAudioFrameBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Artemis:Voice:MaxOutputTokens"] = "1000",
