@@ -1,11 +1,8 @@
 using System.Net.Http.Headers;
-using Aspire.Hosting;
-using Aspire.Hosting.Testing;
 using Artemis.Agents.Api;
 using Artemis.Agents.Cards;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Persistence;
-using Artemis.AppHost.LocalServers;
 using Artemis.ServiceDefaults;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -27,7 +24,7 @@ public sealed class CardsAppFixture : IAsyncLifetime
     public const decimal PerCardUsd = 5m;
 
     private readonly string _state = Path.Combine(Path.GetTempPath(), "artemis-cards-tests", Guid.NewGuid().ToString("N"));
-    private DistributedApplication? _servers;
+    private TestServers? _servers;
     private WebApplication? _app;
     private string? _database;
     private string? _redis;
@@ -51,18 +48,10 @@ public sealed class CardsAppFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         Directory.CreateDirectory(Scratch);
-        var servers = DistributedApplicationTestingBuilder.Create(
-            $"--{LocalServerPaths.StateDirectoryKey}={_state}", $"--Parameters:{ResourceNames.Postgres}-password=pg-{Guid.NewGuid():N}",
-            $"--Parameters:{ResourceNames.Redis}-password=redis-{Guid.NewGuid():N}");
-        servers.AddArtemisPostgres(ResourceNames.Postgres).AddDatabase(ResourceNames.Database);
-        servers.AddArtemisRedis(ResourceNames.Redis);
-        _servers = servers.Build();
-        await _servers.StartAsync(timeout.Token);
-        await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Database, timeout.Token);
-        await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Redis, timeout.Token);
+        _servers = await TestServers.StartAsync(_state, timeout.Token);
 
-        _database = await _servers.GetConnectionStringAsync(ResourceNames.Database, timeout.Token);
-        _redis = await _servers.GetConnectionStringAsync(ResourceNames.Redis, timeout.Token);
+        _database = _servers.Database;
+        _redis = _servers.Redis;
         _app = await StartAppAsync(timeout.Token);
         BaseAddress = AddressOf(_app);
         Client = NewClient();
@@ -165,7 +154,6 @@ public sealed class CardsAppFixture : IAsyncLifetime
 
         if (_servers is not null)
         {
-            await _servers.StopAsync();
             await _servers.DisposeAsync();
         }
 

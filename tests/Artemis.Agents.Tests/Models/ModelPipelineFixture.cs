@@ -2,13 +2,10 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
-using Aspire.Hosting;
-using Aspire.Hosting.Testing;
 using Artemis.Agents.Costs;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
-using Artemis.AppHost.LocalServers;
 using Artemis.ModelSimulator;
 using Artemis.ServiceDefaults;
 using Microsoft.AspNetCore.Builder;
@@ -30,7 +27,7 @@ public sealed class ModelPipelineFixture : IAsyncLifetime
     public const string Key = "sk-pipeline-test";
 
     private readonly string _state = Path.Combine(Path.GetTempPath(), "artemis-agents-tests", Guid.NewGuid().ToString("N"));
-    private DistributedApplication? _servers;
+    private TestServers? _servers;
     private WebApplication? _simulator;
     private IHost? _host;
 
@@ -46,17 +43,9 @@ public sealed class ModelPipelineFixture : IAsyncLifetime
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         Directory.CreateDirectory(_state);
-        var servers = DistributedApplicationTestingBuilder.Create(
-            $"--{LocalServerPaths.StateDirectoryKey}={_state}", $"--Parameters:{ResourceNames.Postgres}-password=pg-{Guid.NewGuid():N}",
-            $"--Parameters:{ResourceNames.Redis}-password=redis-{Guid.NewGuid():N}");
-        servers.AddArtemisPostgres(ResourceNames.Postgres).AddDatabase(ResourceNames.Database);
-        servers.AddArtemisRedis(ResourceNames.Redis);
-        _servers = servers.Build();
-        await _servers.StartAsync(timeout.Token);
-        await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Database, timeout.Token);
-        await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Redis, timeout.Token);
-        var database = await _servers.GetConnectionStringAsync(ResourceNames.Database, timeout.Token);
-        var redis = await _servers.GetConnectionStringAsync(ResourceNames.Redis, timeout.Token);
+        _servers = await TestServers.StartAsync(_state, timeout.Token);
+        var database = _servers.Database;
+        var redis = _servers.Redis;
 
         _simulator = SimulatorApp.Build(["--urls=http://127.0.0.1:0", $"--Simulator:ApiKey={Key}", "--Logging:LogLevel:Default=Warning"]);
         await _simulator.StartAsync(timeout.Token);
@@ -135,7 +124,6 @@ public sealed class ModelPipelineFixture : IAsyncLifetime
         Simulator?.Dispose();
         if (_servers is not null)
         {
-            await _servers.StopAsync();
             await _servers.DisposeAsync();
         }
 

@@ -2,15 +2,12 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
-using Aspire.Hosting;
-using Aspire.Hosting.Testing;
 using Artemis.Agents.Api;
 using Artemis.Agents.Costs;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
 using Artemis.Agents.Voice;
-using Artemis.AppHost.LocalServers;
 using Artemis.ModelSimulator;
 using Artemis.ServiceDefaults;
 using Microsoft.AspNetCore.Builder;
@@ -43,7 +40,7 @@ public sealed class VoiceFixture : IAsyncLifetime
     public const int MaxAudioFrameBytes = 16 * 1024;
 
     private readonly string _state = Path.Combine(Path.GetTempPath(), "artemis-voice-tests", Guid.NewGuid().ToString("N"));
-    private DistributedApplication? _servers;
+    private TestServers? _servers;
     private WebApplication? _simulator;
     private Dictionary<string, string?> _settings = [];
 
@@ -65,15 +62,7 @@ public sealed class VoiceFixture : IAsyncLifetime
         await File.WriteAllTextAsync(Path.Combine(Workspace, "README.md"), "# Workspace readme\nHello from the workspace.\n");
         await File.WriteAllTextAsync(Path.Combine(Workspace, "docs", "notes.txt"), "notes");
 
-        var servers = DistributedApplicationTestingBuilder.Create(
-            $"--{LocalServerPaths.StateDirectoryKey}={_state}", $"--Parameters:{ResourceNames.Postgres}-password=pg-{Guid.NewGuid():N}",
-            $"--Parameters:{ResourceNames.Redis}-password=redis-{Guid.NewGuid():N}");
-        servers.AddArtemisPostgres(ResourceNames.Postgres).AddDatabase(ResourceNames.Database);
-        servers.AddArtemisRedis(ResourceNames.Redis);
-        _servers = servers.Build();
-        await _servers.StartAsync(timeout.Token);
-        await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Database, timeout.Token);
-        await _servers.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Redis, timeout.Token);
+        _servers = await TestServers.StartAsync(_state, timeout.Token);
 
         _simulator = SimulatorApp.Build(["--urls=http://127.0.0.1:0", $"--Simulator:ApiKey={ModelKey}", "--Logging:LogLevel:Default=Warning"]);
         await _simulator.StartAsync(timeout.Token);
@@ -82,8 +71,8 @@ public sealed class VoiceFixture : IAsyncLifetime
 
         _settings = new Dictionary<string, string?>
         {
-            [$"ConnectionStrings:{ResourceNames.Database}"] = await _servers.GetConnectionStringAsync(ResourceNames.Database, timeout.Token),
-            [$"ConnectionStrings:{ResourceNames.Redis}"] = await _servers.GetConnectionStringAsync(ResourceNames.Redis, timeout.Token),
+            [$"ConnectionStrings:{ResourceNames.Database}"] = _servers.Database,
+            [$"ConnectionStrings:{ResourceNames.Redis}"] = _servers.Redis,
             [$"ConnectionStrings:{ResourceNames.Model}"] = $"Endpoint={simulator}v1;Key={ModelKey};Model={ChatModel};RealtimeModel={RealtimeModel}",
             ["Artemis:Api:Key"] = ApiKey,
             ["Artemis:Budget:DailyUsd"] = "1000",
@@ -186,7 +175,6 @@ public sealed class VoiceFixture : IAsyncLifetime
         Simulator?.Dispose();
         if (_servers is not null)
         {
-            await _servers.StopAsync();
             await _servers.DisposeAsync();
         }
 
