@@ -1,9 +1,11 @@
 using Artemis.Agents.Api;
 using Artemis.Agents.Configuration;
 using Artemis.Agents.Costs;
+using Artemis.Agents.Files;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
+using Artemis.Agents.Sandbox;
 
 return await ArtemisCommandLine.InvokeAsync(args, async args =>
 {
@@ -15,6 +17,8 @@ return await ArtemisCommandLine.InvokeAsync(args, async args =>
     builder.AddMessaging();
     builder.AddCosts();
     builder.AddModels();
+    builder.AddFiles();
+    builder.AddSandbox();
     builder.AddApi();
 
     await builder.ValidateConfigurationAsync();
