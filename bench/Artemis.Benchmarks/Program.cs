@@ -1,14 +1,16 @@
 using Artemis.Benchmarks;
 
 // dotnet run -c Release --project bench/Artemis.Benchmarks -- costs   → bench/results/costs.md
+// dotnet run -c Release --project bench/Artemis.Benchmarks -- sandbox → bench/results/sandbox.md
 return args.FirstOrDefault() switch
 {
     "costs" => await CostsBenchmark.RunAsync(args.Skip(1).ToArray()),
+    "sandbox" => await SandboxBenchmark.RunAsync(args.Skip(1).ToArray()),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Artemis.Benchmarks costs");
+    Console.Error.WriteLine("usage: Artemis.Benchmarks costs|sandbox");
     return 1;
 }
