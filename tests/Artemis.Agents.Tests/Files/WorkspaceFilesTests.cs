@@ -16,6 +16,16 @@ public sealed class WorkspaceFilesTests : IDisposable
     }
 
     [Fact]
+    public async Task Read_file_escapes_json_and_substitutes_invalid_utf8()
+    {
+        await File.WriteAllBytesAsync(Path.Combine(_workspace.Root, "odd.txt"), [.. "say \"hi\"\n\t"u8, 0xff, (byte)'!']);
+
+        var json = await _workspace.Files().ReadFileAsync("odd.txt");
+
+        Assert.Equal("""{"ok":true,"path":"odd.txt","size":12,"content":"say \"hi\"\n\t�!"}""", json);
+    }
+
+    [Fact]
     public async Task Refusals_are_short_structured_errors()
     {
         var json = await _workspace.Files().ReadFileAsync("../outside/secret.txt");
