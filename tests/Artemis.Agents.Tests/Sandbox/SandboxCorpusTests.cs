@@ -83,7 +83,11 @@ public sealed class SandboxCorpusTests(SandboxFixture fixture) : IDisposable
     [Fact]
     public async Task A_cpu_spin_is_stopped_by_the_cpu_limit()
     {
-        var result = Parse(await Plugin().RunCommandAsync("while :; do :; done"));
+        // A generous wall clock: on a loaded machine the spin may get well under one CPU second per second.
+        var limits = SandboxFixture.SmallLimits();
+        limits.CpuSeconds = 1;
+        limits.TimeoutSeconds = 30;
+        var result = Parse(await Plugin(limits: limits).RunCommandAsync("while :; do :; done"));
 
         AssertStoppedBy(result, "cpu", ToolErrorCodes.LimitExceeded);
         Assert.False(result.GetProperty("timedOut").GetBoolean());
