@@ -2,9 +2,11 @@ using Artemis.Agents.Api;
 using Artemis.Agents.Cards;
 using Artemis.Agents.Configuration;
 using Artemis.Agents.Costs;
+using Artemis.Agents.Files;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
+using Artemis.Agents.Sandbox;
 using Artemis.Agents.Voice;
 
 return await ArtemisCommandLine.InvokeAsync(args, async args =>
@@ -18,6 +20,8 @@ return await ArtemisCommandLine.InvokeAsync(args, async args =>
     builder.AddCosts();
     builder.AddModels();
     builder.AddCards();
+    builder.AddFiles();
+    builder.AddSandbox();
     builder.AddApi();
     builder.AddVoice();
 
