@@ -213,6 +213,45 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
         await Assertions.Expect(events.And(page.Locator($"[data-card='{third}']"))).ToHaveCountAsync(0);
     }
 
+    [Fact]
+    public async Task A_finished_card_shows_its_attempts_the_winner_and_why_and_the_winning_diff_coloured()
+    {
+        // No supervisor yet: the rows it would write are written here, as a Done card from the start so that no
+        // supervisor could ever claim it.
+        var id = await InsertFinishedCardAsync(UniqueTitle("Finished card"));
+        var page = await NewPageAsync();
+
+        await page.GotoAsync($"/cards/{id}");
+
+        await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Done");
+        await Assertions.Expect(page.Locator("[data-testid=card-cancel]")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("[data-testid=card-plan]")).ToContainTextAsync("1. Make greet() return 'hello'");
+        await Assertions.Expect(page.Locator("[data-testid=card-result]")).ToContainTextAsync("attempt 1 passed every test");
+
+        var winner = page.Locator("[data-testid=attempt-1]");
+        await Assertions.Expect(winner).ToHaveAttributeAsync("data-winner", "true");
+        await Assertions.Expect(winner.Locator("[data-testid=winner-why]")).ToContainTextAsync("attempt 1 passed every test");
+        await Assertions.Expect(winner.Locator("[data-testid=attempt-tests]")).ToHaveTextAsync("passed");
+        await Assertions.Expect(winner).ToContainTextAsync("$0.0123");
+        await Assertions.Expect(winner.Locator(".diff-add")).ToHaveTextAsync("+    return 'hello'");
+        await Assertions.Expect(winner.Locator(".diff-del")).ToHaveTextAsync("-    return 'helo'");
+        await Assertions.Expect(winner.Locator(".diff-add")).ToHaveCSSAsync("background-color", "rgb(223, 246, 221)");
+        await Assertions.Expect(winner.Locator(".diff-hunk")).ToBeVisibleAsync();
+
+        var loser = page.Locator("[data-testid=attempt-2]");
+        await Assertions.Expect(loser).ToHaveAttributeAsync("data-winner", "false");
+        await Assertions.Expect(loser.Locator("[data-testid=attempt-tests]")).ToHaveTextAsync("failed (1 failing)");
+        await Assertions.Expect(loser.Locator("[data-testid=winner]")).ToHaveCountAsync(0);
+        // The loser's diff and every test output are folded until asked for.
+        await Assertions.Expect(loser.Locator(".diff")).Not.ToBeVisibleAsync();
+        await loser.Locator("[data-testid=attempt-test-output] summary").ClickAsync();
+        await Assertions.Expect(loser.Locator("[data-testid=attempt-test-output] pre")).ToContainTextAsync("AssertionError: 'helo' != 'hello'");
+        await ScreenshotAsync(page, "card-done");
+
+        await page.GotoAsync("/cards");
+        await Assertions.Expect(page.Locator($"[data-testid=column-Done] a.tile[data-card-id='{id}']")).ToBeVisibleAsync();
+    }
+
     [Theory]
     [InlineData("zzzzzzzzzzzz")]
     [InlineData("no-such-card")]
@@ -239,6 +278,51 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
         Assert.Equal(HttpStatusCode.Created, response.StatusCode);
         var card = await response.Content.ReadFromJsonAsync<JsonObject>();
         return card!["id"]!.GetValue<string>();
+    }
+
+    // What the supervisor and the arbiter will write for a card they finished.
+    private async Task<string> InsertFinishedCardAsync(string title)
+    {
+        var id = "ui" + Guid.NewGuid().ToString("N")[..10];
+        var workspace = NewWorkspace();
+        const string Diff = """
+            diff --git a/greeting.py b/greeting.py
+            --- a/greeting.py
+            +++ b/greeting.py
+            @@ -1,2 +1,2 @@
+             def greet():
+            -    return 'helo'
+            +    return 'hello'
+            """;
+        await using var connection = new Npgsql.NpgsqlConnection(await running.App.App.GetConnectionStringAsync(ResourceNames.Database));
+        await connection.OpenAsync();
+        await using var batch = new Npgsql.NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new("""
+                    INSERT INTO cards (id, title, workspace, workspace_kind, test_command, stage, finished_at, plan)
+                    VALUES ($1, $2, $3, 'folder', 'python3 -m pytest -q', 'Done', now(), $4)
+                    """)
+                {
+                    Parameters = { new() { Value = id }, new() { Value = title }, new() { Value = workspace }, new() { Value = "1. Make greet() return 'hello'\n2. Run the tests" } },
+                },
+                new("""
+                    INSERT INTO attempts (card_id, attempt, agent, status, turns, cost_usd, diff, diff_lines, tests_passed, tests_failed, test_exit_code, test_output, started_at, finished_at)
+                    VALUES ($1, 1, 'developer-1', 'Finished', 4, 0.0123, $2, 7, true, 0, 0, '1 passed in 0.01s', now() - interval '40 seconds', now()),
+                           ($1, 2, 'developer-2', 'Finished', 6, 0.0200, $2, 7, false, 1, 1, 'FAILED test_greeting.py::test_greeting - AssertionError: ''helo'' != ''hello''', now() - interval '50 seconds', now())
+                    """)
+                {
+                    Parameters = { new() { Value = id }, new() { Value = Diff } },
+                },
+                new("UPDATE cards SET winner_attempt = 1, result_reason = 'attempt 1 passed every test; attempt 2 failed 1' WHERE id = $1")
+                {
+                    Parameters = { new() { Value = id } },
+                },
+            },
+        };
+        await batch.ExecuteNonQueryAsync();
+        return id;
     }
 
     // A real folder with a file: the Agents service runs on this machine and checks the workspace exists.
