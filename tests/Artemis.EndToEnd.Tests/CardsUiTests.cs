@@ -1,8 +1,11 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
 using Aspire.Hosting.Testing;
 using Artemis.ServiceDefaults;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace Artemis.EndToEnd.Tests;
@@ -171,6 +174,45 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
         using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
         var card = await api.GetFromJsonAsync<JsonObject>($"/api/cards/{id}");
         Assert.Equal("Cancelled", card!["card"]!["stage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_card_page_rides_out_a_stop_of_the_Agents_service_and_picks_up_its_stream_where_it_left_off()
+    {
+        var title = UniqueTitle("Reconnecting");
+        var id = await CreateCardAsync(title);
+        var page = await NewPageAsync();
+        await page.GotoAsync($"/cards/{id}");
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "true");
+
+        var app = running.App.App;
+        var agents = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(resource => resource.Name == ResourceNames.Agents);
+        using var timeout = new CancellationTokenSource(ArtemisApp.StartTimeout);
+        var stopped = await app.ResourceCommands.ExecuteCommandAsync(agents, KnownResourceCommands.StopCommand, timeout.Token);
+        Assert.True(stopped.Success, stopped.Message);
+
+        // The page says so instead of going blank, and keeps what it had.
+        await Assertions.Expect(page.Locator("[data-testid=stream-problem]")).ToContainTextAsync("reconnecting", new() { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "false");
+        await Assertions.Expect(page.Locator("[data-testid=card-title]")).ToHaveTextAsync(title);
+        await ScreenshotAsync(page, "card-reconnecting");
+
+        var started = await app.ResourceCommands.ExecuteCommandAsync(agents, KnownResourceCommands.StartCommand, timeout.Token);
+        Assert.True(started.Success, started.Message);
+        await app.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Agents, timeout.Token);
+
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "true", new() { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("[data-testid=stream-problem]")).ToHaveCountAsync(0);
+        using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
+        using (var cancel = await api.PostAsync($"/api/cards/{id}/cancel", content: null))
+        {
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        }
+
+        // The event after the gap arrives on the reopened stream; the one before it is not shown twice.
+        await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Cancelled");
+        await Assertions.Expect(page.Locator("[data-testid=timeline] li")).ToHaveCountAsync(2);
+        await Assertions.Expect(page.Locator("[data-testid=timeline] li[data-kind='card.created']")).ToHaveCountAsync(1);
     }
 
     [Fact]
