@@ -177,4 +177,64 @@ public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Contains("There is no page at this address", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Web_cards_page_shows_a_column_per_stage_and_the_create_form()
+    {
+        using var client = App.CreateClient(ResourceNames.Web);
+
+        var html = await client.GetStringAsync("/cards");
+
+        Assert.Contains("<h1>Cards</h1>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("cards-error", html, StringComparison.Ordinal);
+        foreach (var stage in new[] { "Queued", "Planning", "Developing", "Arbitrating", "Done", "Failed", "Cancelled" })
+        {
+            Assert.Contains($"data-testid=\"column-{stage}\"", html, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("data-testid=\"create-form\"", html, StringComparison.Ordinal);
+        Assert.Contains("href=\"/live\"", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Web_card_page_shows_a_card_and_explains_an_unknown_one()
+    {
+        using var api = App.CreateClient(ResourceNames.Agents, App.ApiKey);
+        var workspace = Directory.CreateTempSubdirectory("artemis-app-").FullName;
+        try
+        {
+            using var created = await api.PostAsJsonAsync("/api/cards", new { title = "Prerendered card", workspace, testCommand = "make test" });
+            var id = (await created.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+            using var client = App.CreateClient(ResourceNames.Web);
+
+            var html = await client.GetStringAsync($"/cards/{id}");
+            Assert.Contains("Prerendered card</h1>", html, StringComparison.Ordinal);
+            Assert.Contains("data-stage=\"Queued\"", html, StringComparison.Ordinal);
+            Assert.Contains("data-kind=\"card.created\"", html, StringComparison.Ordinal);
+            Assert.DoesNotContain("card-error", html, StringComparison.Ordinal);
+
+            var unknown = await client.GetStringAsync("/cards/zzzzzzzzzzzz");
+            Assert.Contains("data-testid=\"card-not-found\"", unknown, StringComparison.Ordinal);
+            Assert.Contains("There is no card", unknown, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(workspace, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Web_live_page_offers_every_event_kind_as_a_filter()
+    {
+        using var client = App.CreateClient(ResourceNames.Web);
+
+        var html = await client.GetStringAsync("/live");
+
+        Assert.Contains("<h1>Live</h1>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("live-error", html, StringComparison.Ordinal);
+        foreach (var kind in new[] { "card.created", "card.stage", "card.cancelled", "agent.message", "tool.call", "test.result", "cost", "budget.alert" })
+        {
+            Assert.Contains($"value=\"{kind}\"", html, StringComparison.Ordinal);
+        }
+    }
 }

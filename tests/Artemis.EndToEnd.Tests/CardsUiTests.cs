@@ -1,0 +1,414 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Aspire.Hosting;
+using Aspire.Hosting.ApplicationModel;
+using Aspire.Hosting.Testing;
+using Artemis.ServiceDefaults;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+
+namespace Artemis.EndToEnd.Tests;
+
+/// <summary>
+/// The Cards, Card and Live pages in Debian's Chromium against the whole app. There is no supervisor yet, so cards
+/// stay Queued until cancelled: these tests create, look, cancel and watch. Each test finds its own cards by a title
+/// no other test uses, so they hold on a board that other tests (or earlier runs) filled.
+/// </summary>
+[Collection(WholeApp.Name)]
+public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>, IAsyncLifetime
+{
+    private readonly List<string> _workspaces = [];
+    private IPlaywright _playwright = null!;
+    private IBrowser _browser = null!;
+
+    public async Task InitializeAsync()
+    {
+        Assert.True(File.Exists(UiTests.ChromiumPath), $"{UiTests.ChromiumPath} is missing: install Debian's chromium package (./scripts/setup.sh does)");
+        _playwright = await Playwright.CreateAsync();
+        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = UiTests.ChromiumPath,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _browser.DisposeAsync();
+        _playwright.Dispose();
+        foreach (var workspace in _workspaces)
+        {
+            Directory.Delete(workspace, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_card_created_through_the_form_is_queued_on_the_board_and_its_page_shows_its_created_event()
+    {
+        var title = UniqueTitle("Form card");
+        var workspace = NewWorkspace();
+        var page = await NewPageAsync();
+
+        await page.GotoAsync("/cards");
+        await Assertions.Expect(page.Locator("[data-testid=board]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-testid=create-form]")).ToHaveAttributeAsync("data-interactive", "true");
+        await page.Locator("#card-title input").FillAsync(title);
+        await page.Locator("#card-workspace input").FillAsync(workspace);
+        await page.Locator("#card-test-command input").FillAsync("python3 -m pytest -q");
+        await page.Locator("#card-budget input").FillAsync("0.5");
+        await page.Locator("#card-description textarea").FillAsync("Make the failing greeting test pass.");
+        await ScreenshotAsync(page, "cards-form-filled");
+        await page.Locator("[data-testid=create-submit]").ClickAsync();
+
+        // Created: the form takes us to the card's page.
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/cards/[a-z0-9]{12}$"));
+        var id = page.Url[(page.Url.LastIndexOf('/') + 1)..];
+        await Assertions.Expect(page.Locator("[data-testid=card-title]")).ToHaveTextAsync(title);
+        await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Queued");
+        await Assertions.Expect(page.Locator("[data-testid=card-test-command]")).ToHaveTextAsync("python3 -m pytest -q");
+        await Assertions.Expect(page.Locator("[data-testid=card-budget]")).ToHaveTextAsync("$0.50");
+        await Assertions.Expect(page.Locator("[data-testid=card-facts]")).ToContainTextAsync(workspace);
+        var created = page.Locator("[data-testid=timeline] li[data-kind='card.created']");
+        await Assertions.Expect(created).ToHaveCountAsync(1);
+        await Assertions.Expect(created).ToContainTextAsync(title);
+        await Assertions.Expect(page.Locator("[data-testid=card-cancel]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "true");
+        await ScreenshotAsync(page, "card-queued");
+
+        // On the board, in the Queued column, and a click away from its page.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Cards", Exact = true }).ClickAsync();
+        await page.WaitForURLAsync("**/cards");
+        var tile = page.Locator($"[data-testid=column-Queued] a.tile[data-card-id='{id}']");
+        await Assertions.Expect(tile).ToContainTextAsync(title);
+        await Assertions.Expect(page.Locator($"[data-testid=board] a.tile[data-card-id='{id}']")).ToHaveCountAsync(1);
+        await ScreenshotAsync(page, "cards-board");
+
+        await tile.ClickAsync();
+        await page.WaitForURLAsync($"**/cards/{id}");
+        await Assertions.Expect(page.Locator("[data-testid=card-title]")).ToHaveTextAsync(title);
+    }
+
+    [Fact]
+    public async Task Bad_input_shows_each_problem_next_to_its_field_and_creates_nothing()
+    {
+        var title = UniqueTitle("Refused card");
+        var missing = Path.Combine(Path.GetTempPath(), "artemis-ui-missing-" + Guid.NewGuid().ToString("N"));
+        var page = await NewPageAsync();
+
+        await page.GotoAsync("/cards");
+        await Assertions.Expect(page.Locator("[data-testid=board]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-testid=create-form]")).ToHaveAttributeAsync("data-interactive", "true");
+        await page.Locator("#card-title input").FillAsync(title);
+        await page.Locator("#card-workspace input").FillAsync(missing);
+        await page.Locator("#card-budget input").FillAsync("-1");
+
+        // The empty test command is caught before anything is sent.
+        await page.Locator("[data-testid=create-submit]").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=field-testCommand]")).ToContainTextAsync("The test command is required.");
+        await Assertions.Expect(page.Locator("[data-testid=field-workspace]")).Not.ToContainTextAsync("does not exist");
+
+        // With a test command the service checks the rest, and the form shows its words next to each field.
+        await page.Locator("#card-test-command input").FillAsync("make test");
+        await page.Locator("[data-testid=create-submit]").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=field-workspace]")).ToContainTextAsync($"'{missing}' does not exist on the server");
+        await Assertions.Expect(page.Locator("[data-testid=field-budgetUsd]")).ToContainTextAsync("must be > 0, was -1");
+        await Assertions.Expect(page.Locator("[data-testid=field-testCommand]")).Not.ToContainTextAsync("required");
+        await Assertions.Expect(page.Locator("[data-testid=field-title]")).Not.ToContainTextAsync("required");
+        await ScreenshotAsync(page, "cards-form-errors");
+        Assert.EndsWith("/cards", page.Url, StringComparison.Ordinal);
+
+        // Correcting a field clears the service's complaint about it.
+        await page.Locator("#card-budget input").FillAsync("");
+        await Assertions.Expect(page.Locator("[data-testid=field-budgetUsd]")).Not.ToContainTextAsync("must be > 0");
+        await Assertions.Expect(page.Locator("[data-testid=field-workspace]")).ToContainTextAsync("does not exist on the server");
+
+        using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
+        var cards = await api.GetFromJsonAsync<JsonArray>("/api/cards?limit=1000");
+        Assert.DoesNotContain(cards!, card => card!["title"]!.GetValue<string>() == title);
+    }
+
+    [Fact]
+    public async Task A_card_cancelled_elsewhere_turns_Cancelled_on_its_open_page_through_its_event_stream()
+    {
+        var title = UniqueTitle("Cancelled elsewhere");
+        var id = await CreateCardAsync(title);
+        var page = await NewPageAsync();
+
+        await page.GotoAsync($"/cards/{id}");
+        await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Queued");
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "true");
+
+        using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
+        using (var cancel = await api.PostAsync($"/api/cards/{id}/cancel", content: null))
+        {
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        }
+
+        // No reload: the page learns it from the card.cancelled event.
+        await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Cancelled");
+        await Assertions.Expect(page.Locator("[data-testid=timeline] li[data-kind='card.cancelled']")).ToContainTextAsync("Queued → Cancelled");
+        await Assertions.Expect(page.Locator("[data-testid=card-cancel]")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("[data-testid=card-result]")).ToContainTextAsync("cancelled through the API");
+    }
+
+    [Fact]
+    public async Task The_cancel_button_cancels_a_queued_card_and_its_page_shows_the_event()
+    {
+        var title = UniqueTitle("Cancelled here");
+        var id = await CreateCardAsync(title);
+        var page = await NewPageAsync();
+
+        await page.GotoAsync($"/cards/{id}");
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "true");
+        await page.Locator("[data-testid=card-cancel]").ClickAsync();
+
+        await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Cancelled");
+        await Assertions.Expect(page.Locator("[data-testid=card-cancel]")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("[data-testid=timeline] li[data-kind='card.cancelled']")).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("[data-testid=timeline] li")).ToHaveCountAsync(2);
+        await Assertions.Expect(page.Locator("[data-testid=cancel-error]")).ToHaveCountAsync(0);
+        await ScreenshotAsync(page, "card-cancelled");
+
+        using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
+        var card = await api.GetFromJsonAsync<JsonObject>($"/api/cards/{id}");
+        Assert.Equal("Cancelled", card!["card"]!["stage"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_card_page_rides_out_a_stop_of_the_Agents_service_and_picks_up_its_stream_where_it_left_off()
+    {
+        var title = UniqueTitle("Reconnecting");
+        var id = await CreateCardAsync(title);
+        var page = await NewPageAsync();
+        await page.GotoAsync($"/cards/{id}");
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "true");
+
+        var app = running.App.App;
+        var agents = app.Services.GetRequiredService<DistributedApplicationModel>().Resources.Single(resource => resource.Name == ResourceNames.Agents);
+        using var timeout = new CancellationTokenSource(ArtemisApp.StartTimeout);
+        var stopped = await app.ResourceCommands.ExecuteCommandAsync(agents, KnownResourceCommands.StopCommand, timeout.Token);
+        Assert.True(stopped.Success, stopped.Message);
+
+        // The page says so instead of going blank, and keeps what it had.
+        await Assertions.Expect(page.Locator("[data-testid=stream-problem]")).ToContainTextAsync("reconnecting", new() { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "false");
+        await Assertions.Expect(page.Locator("[data-testid=card-title]")).ToHaveTextAsync(title);
+        await ScreenshotAsync(page, "card-reconnecting");
+
+        var started = await app.ResourceCommands.ExecuteCommandAsync(agents, KnownResourceCommands.StartCommand, timeout.Token);
+        Assert.True(started.Success, started.Message);
+        await app.ResourceNotifications.WaitForResourceHealthyAsync(ResourceNames.Agents, timeout.Token);
+
+        await Assertions.Expect(page.Locator("[data-testid=card-live]")).ToHaveAttributeAsync("data-connected", "true", new() { Timeout = 60_000 });
+        await Assertions.Expect(page.Locator("[data-testid=stream-problem]")).ToHaveCountAsync(0);
+        using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
+        using (var cancel = await api.PostAsync($"/api/cards/{id}/cancel", content: null))
+        {
+            Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        }
+
+        // The event after the gap arrives on the reopened stream; the one before it is not shown twice.
+        await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Cancelled");
+        await Assertions.Expect(page.Locator("[data-testid=timeline] li")).ToHaveCountAsync(2);
+        await Assertions.Expect(page.Locator("[data-testid=timeline] li[data-kind='card.created']")).ToHaveCountAsync(1);
+    }
+
+    [Fact]
+    public async Task The_live_page_shows_events_across_cards_as_they_happen_and_filters_them_by_kind()
+    {
+        var page = await NewPageAsync();
+        await page.GotoAsync("/live");
+        await Assertions.Expect(page.Locator("[data-testid=live-status]")).ToHaveAttributeAsync("data-watching", "true");
+
+        var first = await CreateCardAsync(UniqueTitle("Live one"));
+        var second = await CreateCardAsync(UniqueTitle("Live two"));
+        var events = page.Locator("[data-testid=live-events] li");
+        await Assertions.Expect(events.And(page.Locator($"[data-card='{first}'][data-kind='card.created']"))).ToHaveCountAsync(1);
+        await Assertions.Expect(events.And(page.Locator($"[data-card='{second}'][data-kind='card.created']"))).ToHaveCountAsync(1);
+
+        using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
+        (await api.PostAsync($"/api/cards/{first}/cancel", content: null)).Dispose();
+        var cancelled = events.And(page.Locator($"[data-card='{first}'][data-kind='card.cancelled']"));
+        await Assertions.Expect(cancelled).ToHaveCountAsync(1);
+        await Assertions.Expect(cancelled).ToContainTextAsync("Queued → Cancelled");
+
+        // Newest first: the cancellation is above both creations.
+        var order = await events.EvaluateAllAsync<string[]>("rows => rows.map(row => row.dataset.eventId)");
+        var ids = order.Select(long.Parse).ToList();
+        Assert.Equal(ids.OrderDescending(), ids);
+        await ScreenshotAsync(page, "live");
+
+        await page.Locator("#live-kind").ClickAsync();
+        await page.Locator("fluent-option", new() { HasText = "card.cancelled" }).ClickAsync();
+        await Assertions.Expect(events.And(page.Locator($"[data-card='{second}']"))).ToHaveCountAsync(0);
+        await Assertions.Expect(cancelled).ToHaveCountAsync(1);
+        var kinds = await events.EvaluateAllAsync<string[]>("rows => rows.map(row => row.dataset.kind)");
+        Assert.All(kinds, kind => Assert.Equal("card.cancelled", kind));
+        await ScreenshotAsync(page, "live-cancelled-only");
+
+        // Still live under the filter: a new cancellation appears, a new creation does not.
+        var third = await CreateCardAsync(UniqueTitle("Live three"));
+        (await api.PostAsync($"/api/cards/{second}/cancel", content: null)).Dispose();
+        await Assertions.Expect(events.And(page.Locator($"[data-card='{second}'][data-kind='card.cancelled']"))).ToHaveCountAsync(1);
+        await Assertions.Expect(events.And(page.Locator($"[data-card='{third}']"))).ToHaveCountAsync(0);
+    }
+
+    [Fact]
+    public async Task A_finished_card_shows_its_attempts_the_winner_and_why_and_the_winning_diff_coloured()
+    {
+        // No supervisor yet: the rows it would write are written here, as a Done card from the start so that no
+        // supervisor could ever claim it.
+        var id = await InsertFinishedCardAsync(UniqueTitle("Finished card"));
+        var page = await NewPageAsync();
+
+        await page.GotoAsync($"/cards/{id}");
+
+        await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Done");
+        await Assertions.Expect(page.Locator("[data-testid=card-cancel]")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.Locator("[data-testid=card-plan]")).ToContainTextAsync("1. Make greet() return 'hello'");
+        await Assertions.Expect(page.Locator("[data-testid=card-result]")).ToContainTextAsync("attempt 1 passed every test");
+
+        var winner = page.Locator("[data-testid=attempt-1]");
+        await Assertions.Expect(winner).ToHaveAttributeAsync("data-winner", "true");
+        await Assertions.Expect(winner.Locator("[data-testid=winner-why]")).ToContainTextAsync("attempt 1 passed every test");
+        await Assertions.Expect(winner.Locator("[data-testid=attempt-tests]")).ToHaveTextAsync("passed");
+        await Assertions.Expect(winner).ToContainTextAsync("$0.0123");
+        await Assertions.Expect(winner.Locator(".diff-add")).ToHaveTextAsync("+    return 'hello'");
+        await Assertions.Expect(winner.Locator(".diff-del")).ToHaveTextAsync("-    return 'helo'");
+        await Assertions.Expect(winner.Locator(".diff-add")).ToHaveCSSAsync("background-color", "rgb(223, 246, 221)");
+        await Assertions.Expect(winner.Locator(".diff-hunk")).ToBeVisibleAsync();
+
+        var loser = page.Locator("[data-testid=attempt-2]");
+        await Assertions.Expect(loser).ToHaveAttributeAsync("data-winner", "false");
+        await Assertions.Expect(loser.Locator("[data-testid=attempt-tests]")).ToHaveTextAsync("failed (1 failing)");
+        await Assertions.Expect(loser.Locator("[data-testid=winner]")).ToHaveCountAsync(0);
+        // The loser's diff and every test output are folded until asked for.
+        await Assertions.Expect(loser.Locator(".diff")).Not.ToBeVisibleAsync();
+        await loser.Locator("[data-testid=attempt-test-output] summary").ClickAsync();
+        await Assertions.Expect(loser.Locator("[data-testid=attempt-test-output] pre")).ToContainTextAsync("AssertionError: 'helo' != 'hello'");
+        await ScreenshotAsync(page, "card-done");
+
+        await page.GotoAsync("/cards");
+        await Assertions.Expect(page.Locator($"[data-testid=column-Done] a.tile[data-card-id='{id}']")).ToBeVisibleAsync();
+    }
+
+    [Theory]
+    [InlineData("zzzzzzzzzzzz")]
+    [InlineData("no-such-card")]
+    public async Task An_unknown_card_shows_a_not_found_message(string id)
+    {
+        var page = await NewPageAsync();
+
+        await page.GotoAsync($"/cards/{id}");
+
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Card not found");
+        await Assertions.Expect(page.Locator("[data-testid=card-not-found]")).ToContainTextAsync($"There is no card {id}");
+        await Assertions.Expect(page.Locator("[data-testid=card-error]")).ToHaveCountAsync(0);
+        await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Back to the cards" })).ToBeVisibleAsync();
+        if (id.StartsWith('z'))
+        {
+            await ScreenshotAsync(page, "card-not-found");
+        }
+    }
+
+    private async Task<string> CreateCardAsync(string title)
+    {
+        using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
+        using var response = await api.PostAsJsonAsync("/api/cards", new { title, workspace = NewWorkspace(), testCommand = "make test" });
+        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        var card = await response.Content.ReadFromJsonAsync<JsonObject>();
+        return card!["id"]!.GetValue<string>();
+    }
+
+    // What the supervisor and the arbiter will write for a card they finished.
+    private async Task<string> InsertFinishedCardAsync(string title)
+    {
+        var id = "ui" + Guid.NewGuid().ToString("N")[..10];
+        var workspace = NewWorkspace();
+        const string Diff = """
+            diff --git a/greeting.py b/greeting.py
+            --- a/greeting.py
+            +++ b/greeting.py
+            @@ -1,2 +1,2 @@
+             def greet():
+            -    return 'helo'
+            +    return 'hello'
+            """;
+        await using var connection = new Npgsql.NpgsqlConnection(await running.App.App.GetConnectionStringAsync(ResourceNames.Database));
+        await connection.OpenAsync();
+        await using var batch = new Npgsql.NpgsqlBatch(connection)
+        {
+            BatchCommands =
+            {
+                new("""
+                    INSERT INTO cards (id, title, workspace, workspace_kind, test_command, stage, finished_at, plan)
+                    VALUES ($1, $2, $3, 'folder', 'python3 -m pytest -q', 'Done', now(), $4)
+                    """)
+                {
+                    Parameters = { new() { Value = id }, new() { Value = title }, new() { Value = workspace }, new() { Value = "1. Make greet() return 'hello'\n2. Run the tests" } },
+                },
+                new("""
+                    INSERT INTO attempts (card_id, attempt, agent, status, turns, cost_usd, diff, diff_lines, tests_passed, tests_failed, test_exit_code, test_output, started_at, finished_at)
+                    VALUES ($1, 1, 'developer-1', 'Finished', 4, 0.0123, $2, 7, true, 0, 0, '1 passed in 0.01s', now() - interval '40 seconds', now()),
+                           ($1, 2, 'developer-2', 'Finished', 6, 0.0200, $2, 7, false, 1, 1, 'FAILED test_greeting.py::test_greeting - AssertionError: ''helo'' != ''hello''', now() - interval '50 seconds', now())
+                    """)
+                {
+                    Parameters = { new() { Value = id }, new() { Value = Diff } },
+                },
+                new("UPDATE cards SET winner_attempt = 1, result_reason = 'attempt 1 passed every test; attempt 2 failed 1' WHERE id = $1")
+                {
+                    Parameters = { new() { Value = id } },
+                },
+            },
+        };
+        await batch.ExecuteNonQueryAsync();
+        return id;
+    }
+
+    // A real folder with a file: the Agents service runs on this machine and checks the workspace exists.
+    private string NewWorkspace()
+    {
+        var workspace = Path.Combine(Path.GetTempPath(), "artemis-ui-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(workspace);
+        File.WriteAllText(Path.Combine(workspace, "test_greeting.py"), "def test_greeting():\n    assert 'hello' == 'hello'\n");
+        _workspaces.Add(workspace);
+        return workspace;
+    }
+
+    private static string UniqueTitle(string what) => $"{what} {Guid.NewGuid().ToString("N")[..8]}";
+
+    private async Task<IPage> NewPageAsync()
+    {
+        var web = running.App.App.GetEndpoint(ResourceNames.Web, "http");
+        var context = await _browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = web.ToString().TrimEnd('/'),
+            ViewportSize = new ViewportSize { Width = 1600, Height = 1000 },
+        });
+        var page = await context.NewPageAsync();
+        page.SetDefaultTimeout(30_000);
+        return page;
+    }
+
+    private static async Task ScreenshotAsync(IPage page, string name)
+    {
+        var directory = Path.Combine(RepositoryRoot(), "artifacts", "screenshots");
+        Directory.CreateDirectory(directory);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, $"{name}.png"), FullPage = true });
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
+        {
+            if (File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
+            {
+                return directory.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Artemis.sln not found above " + AppContext.BaseDirectory);
+    }
+}
