@@ -2,12 +2,16 @@ namespace Artemis.Agents.Costs;
 
 /// <summary>
 /// Moves the entries that settled calls queue into the cost ledger, off the path of the calls: woken by each settle
-/// (<see cref="Nudge"/>), and once a second for entries queued by another replica or a killed process. Entries a
-/// batch gathers while one is being written go in the next, so the ledger keeps up with any rate of calls.
+/// (<see cref="Nudge"/>, after a short gathering pause so a burst of calls is one batch) and once a second for entries
+/// queued by another replica or a killed process. Entries queued while a batch is written go in the next, so the
+/// ledger keeps up with any rate of calls; readers drain before they read, so the pause is never seen.
 /// </summary>
 public sealed partial class LedgerWriter(CostLedger ledger, BudgetReconciler reconciler, ILogger<LedgerWriter> logger) : BackgroundService
 {
     private static readonly TimeSpan Sweep = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a nudge waits for more entries: a burst of calls becomes one batch, not one commit each.</summary>
+    private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(100);
     private readonly SemaphoreSlim _wake = new(0, 1);
 
     /// <summary>Asks for a drain soon; cheap, and never waits.</summary>
@@ -36,7 +40,10 @@ public sealed partial class LedgerWriter(CostLedger ledger, BudgetReconciler rec
         {
             try
             {
-                await _wake.WaitAsync(Sweep, stoppingToken);
+                if (await _wake.WaitAsync(Sweep, stoppingToken))
+                {
+                    await Task.Delay(Gather, stoppingToken);
+                }
             }
             catch (OperationCanceledException)
             {
