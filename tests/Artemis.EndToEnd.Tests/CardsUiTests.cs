@@ -19,25 +19,13 @@ namespace Artemis.EndToEnd.Tests;
 public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>, IAsyncLifetime
 {
     private readonly List<string> _workspaces = [];
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    private Chromium _chromium = null!;
 
-    public async Task InitializeAsync()
-    {
-        Assert.True(File.Exists(UiTests.ChromiumPath), $"{UiTests.ChromiumPath} is missing: install Debian's chromium package (./scripts/setup.sh does)");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = UiTests.ChromiumPath,
-            Headless = true,
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
-    }
+    public async Task InitializeAsync() => _chromium = await Chromium.LaunchAsync();
 
     public async Task DisposeAsync()
     {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
+        await _chromium.DisposeAsync();
         foreach (var workspace in _workspaces)
         {
             Directory.Delete(workspace, recursive: true);
@@ -379,36 +367,7 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
 
     private static string UniqueTitle(string what) => $"{what} {Guid.NewGuid().ToString("N")[..8]}";
 
-    private async Task<IPage> NewPageAsync()
-    {
-        var web = running.App.App.GetEndpoint(ResourceNames.Web, "http");
-        var context = await _browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            BaseURL = web.ToString().TrimEnd('/'),
-            ViewportSize = new ViewportSize { Width = 1600, Height = 1000 },
-        });
-        var page = await context.NewPageAsync();
-        page.SetDefaultTimeout(30_000);
-        return page;
-    }
+    private Task<IPage> NewPageAsync() => _chromium.NewPageAsync(running.App, new ViewportSize { Width = 1600, Height = 1000 });
 
-    private static async Task ScreenshotAsync(IPage page, string name)
-    {
-        var directory = Path.Combine(RepositoryRoot(), "artifacts", "screenshots");
-        Directory.CreateDirectory(directory);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, $"{name}.png"), FullPage = true });
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Artemis.sln not found above " + AppContext.BaseDirectory);
-    }
+    private static Task ScreenshotAsync(IPage page, string name) => Chromium.ScreenshotAsync(page, name);
 }

@@ -1,5 +1,3 @@
-using Aspire.Hosting.Testing;
-using Artemis.ServiceDefaults;
 using Microsoft.Playwright;
 
 namespace Artemis.EndToEnd.Tests;
@@ -11,30 +9,11 @@ namespace Artemis.EndToEnd.Tests;
 [Collection(WholeApp.Name)]
 public sealed class UiTests(RunningApp running) : IClassFixture<RunningApp>, IAsyncLifetime
 {
-    public const string ChromiumPath = "/usr/bin/chromium";
+    private Chromium _chromium = null!;
 
-    private IPlaywright _playwright = null!;
-    private IBrowser _browser = null!;
+    public async Task InitializeAsync() => _chromium = await Chromium.LaunchAsync();
 
-    public async Task InitializeAsync()
-    {
-        // A missing browser is a broken machine, not a reason to skip: scripts/setup.sh installs it.
-        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: install Debian's chromium package (./scripts/setup.sh does)");
-        _playwright = await Playwright.CreateAsync();
-        _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            // As root Chromium needs --no-sandbox; the rest keep it off the (closed) network.
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-        });
-    }
-
-    public async Task DisposeAsync()
-    {
-        await _browser.DisposeAsync();
-        _playwright.Dispose();
-    }
+    public async Task DisposeAsync() => await _chromium.DisposeAsync();
 
     [Fact]
     public async Task Health_page_goes_live_and_the_costs_page_is_one_click_away()
@@ -67,32 +46,7 @@ public sealed class UiTests(RunningApp running) : IClassFixture<RunningApp>, IAs
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Health", Exact = true })).ToBeVisibleAsync();
     }
 
-    private async Task<IPage> NewPageAsync()
-    {
-        var web = running.App.App.GetEndpoint(ResourceNames.Web, "http");
-        var context = await _browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = web.ToString().TrimEnd('/') });
-        var page = await context.NewPageAsync();
-        page.SetDefaultTimeout(30_000);
-        return page;
-    }
+    private Task<IPage> NewPageAsync() => _chromium.NewPageAsync(running.App);
 
-    private static async Task ScreenshotAsync(IPage page, string name)
-    {
-        var directory = Path.Combine(RepositoryRoot(), "artifacts", "screenshots");
-        Directory.CreateDirectory(directory);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(directory, $"{name}.png"), FullPage = true });
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Artemis.sln not found above " + AppContext.BaseDirectory);
-    }
+    private static Task ScreenshotAsync(IPage page, string name) => Chromium.ScreenshotAsync(page, name);
 }
