@@ -19,11 +19,9 @@ public sealed class CostFilter(
     ModelOptions model,
     PriceCatalog catalog,
     TokenEstimator estimator,
-    LedgerWriter ledger,
     BudgetGuard budgets,
     BudgetWindows windows,
-    BudgetAlerts alerts,
-    CostMetrics metrics,
+    CostRecorder recorder,
     TimeProvider time,
     ILogger<CostFilter> logger) : DelegatingChatClient(inner)
 {
@@ -119,23 +117,7 @@ public sealed class CostFilter(
             CostsLog.ChargedWorstCase(logger, call.Id, call.Model, exception.Message, cost.Usd);
         }
 
-        // Counted in every budget and queued for the ledger in one atomic step; the ledger writer commits it to
-        // PostgreSQL off this path. Counted once per call id, so a replay can never count it twice.
-        var settlement = await budgets.SettleAsync(call.Id, call.Windows, cost.Usd, LedgerEntry.For(call.Id, call.StartedAt, cost, call.Attribution, estimated));
-        ledger.Nudge();
-        if (settlement.Counted)
-        {
-            metrics.Record(cost, call.Attribution, estimated);
-        }
-        else
-        {
-            CostsLog.AlreadyRecorded(logger, call.Id);
-        }
-
-        if (settlement.AlertsCrossed.Count > 0)
-        {
-            await alerts.RaiseAsync(settlement, cancellationToken);
-        }
+        await recorder.RecordAsync(call.Id, call.Windows, call.StartedAt, cost, call.Attribution, estimated, cancellationToken);
     }
 
     private sealed record PendingCall(

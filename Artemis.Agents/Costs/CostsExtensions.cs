@@ -15,6 +15,7 @@ public static class CostsExtensions
         builder.Services.AddSingleton<BudgetWindows>();
         builder.Services.AddSingleton<BudgetGuard>();
         builder.Services.AddSingleton<BudgetAlerts>();
+        builder.Services.AddSingleton<CostRecorder>();
         builder.Services.AddSingleton<BudgetReconciler>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetReconciler>());
         builder.Services.AddSingleton<LedgerWriter>();

@@ -25,9 +25,7 @@ public sealed class VoiceCosts(
     VoiceOptions options,
     BudgetGuard budgets,
     BudgetWindows windows,
-    LedgerWriter ledger,
-    BudgetAlerts alerts,
-    CostMetrics metrics,
+    CostRecorder recorder,
     TimeProvider time)
 {
     /// <summary>A reservation outlives a response by far; one left by a killed process is swept after this.</summary>
@@ -160,21 +158,10 @@ public sealed class VoiceCosts(
         // Counted once per response id, its ledger row queued in the same Redis step; then the reservation made
         // under the bridge's own id (the response id is not known before the response exists) is released. Between
         // the two steps the response is counted twice over, never less than once.
-        var settlement = await budgets.SettleAsync(responseId, responseWindows, cost.Usd, LedgerEntry.For(responseId, occurred, cost, Attribution, estimated));
+        await recorder.RecordAsync(responseId, responseWindows, occurred, cost, Attribution, estimated, cancellationToken);
         if (pending is not null)
         {
             await budgets.ReleaseAsync(pending.ReservationId, pending.Windows);
-        }
-
-        ledger.Nudge();
-        if (settlement.Counted)
-        {
-            metrics.Record(cost, Attribution, estimated);
-        }
-
-        if (settlement.AlertsCrossed.Count > 0)
-        {
-            await alerts.RaiseAsync(settlement, cancellationToken);
         }
 
         return (cost, estimated);
