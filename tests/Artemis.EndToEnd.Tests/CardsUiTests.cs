@@ -51,7 +51,7 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
         await page.Locator("[data-testid=create-submit]").ClickAsync();
 
         // Created: the form takes us to the card's page.
-        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/cards/[a-z0-9]{12}$"));
+        await ExpectUrlAsync(page, "/cards/[a-z0-9]{12}$");
         var id = page.Url[(page.Url.LastIndexOf('/') + 1)..];
         await Assertions.Expect(page.Locator("[data-testid=card-title]")).ToHaveTextAsync(title);
         await Assertions.Expect(page.Locator("[data-testid=card-stage]")).ToHaveAttributeAsync("data-stage", "Queued");
@@ -67,14 +67,14 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
 
         // On the board, in the Queued column, and a click away from its page.
         await page.GetByRole(AriaRole.Link, new() { Name = "Cards", Exact = true }).ClickAsync();
-        await page.WaitForURLAsync("**/cards");
+        await ExpectUrlAsync(page, "/cards$");
         var tile = page.Locator($"[data-testid=column-Queued] a.tile[data-card-id='{id}']");
         await Assertions.Expect(tile).ToContainTextAsync(title);
         await Assertions.Expect(page.Locator($"[data-testid=board] a.tile[data-card-id='{id}']")).ToHaveCountAsync(1);
         await ScreenshotAsync(page, "cards-board");
 
         await tile.ClickAsync();
-        await page.WaitForURLAsync($"**/cards/{id}");
+        await ExpectUrlAsync(page, $"/cards/{id}$");
         await Assertions.Expect(page.Locator("[data-testid=card-title]")).ToHaveTextAsync(title);
     }
 
@@ -370,4 +370,6 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
     private Task<IPage> NewPageAsync() => _chromium.NewPageAsync(running.App, new ViewportSize { Width = 1600, Height = 1000 });
 
     private static Task ScreenshotAsync(IPage page, string name) => Chromium.ScreenshotAsync(page, name);
+
+    private static Task ExpectUrlAsync(IPage page, string pattern) => Chromium.ExpectUrlAsync(page, pattern);
 }

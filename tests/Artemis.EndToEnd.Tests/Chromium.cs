@@ -50,6 +50,13 @@ public sealed class Chromium : IAsyncDisposable
         return page;
     }
 
+    /// <summary>
+    /// Waits for the page's address to match: Blazor moves between pages in the browser (history API), with no page
+    /// load to wait for, so this polls the address rather than waiting for a navigation's load event.
+    /// </summary>
+    public static Task ExpectUrlAsync(IPage page, string pattern) =>
+        Assertions.Expect(page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex(pattern), new() { Timeout = 30_000 });
+
     public static async Task ScreenshotAsync(IPage page, string name)
     {
         var directory = Path.Combine(RepositoryRoot(), "artifacts", "screenshots");

@@ -27,7 +27,7 @@ public sealed class UiTests(RunningApp running) : IClassFixture<RunningApp>, IAs
         await ScreenshotAsync(page, "health");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Costs" }).ClickAsync();
-        await page.WaitForURLAsync("**/costs");
+        await ExpectUrlAsync(page, "/costs$");
         await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Costs");
         await Assertions.Expect(page.Locator("[data-testid=costs-budgets] .budget")).ToHaveCountAsync(2);
         await Assertions.Expect(page.Locator("[data-testid=costs-error]")).ToHaveCountAsync(0);
@@ -49,4 +49,6 @@ public sealed class UiTests(RunningApp running) : IClassFixture<RunningApp>, IAs
     private Task<IPage> NewPageAsync() => _chromium.NewPageAsync(running.App);
 
     private static Task ScreenshotAsync(IPage page, string name) => Chromium.ScreenshotAsync(page, name);
+
+    private static Task ExpectUrlAsync(IPage page, string pattern) => Chromium.ExpectUrlAsync(page, pattern);
 }
