@@ -28,6 +28,8 @@ var agents = builder.AddProject<Projects.Artemis_Agents>(ResourceNames.Agents)
     .WithReference(model).WaitFor(model)
     .WithEnvironment(ResourceNames.ApiKeyEnvironmentVariable, apiKey)
     .WithEnvironment("Artemis__Workspace__Root", LocalServerPaths.WorkspaceRoot(builder))
+    // The offline demo seeds its sample card on the first start of an empty database.
+    .WithEnvironment("Artemis__OfflineDemo", builder.IsOfflineDemo() ? "true" : "false")
     .WithHttpHealthCheck("/health")
     .WithReplicas(builder.Configuration.GetValue("Artemis:Agents:Replicas", 1));
 

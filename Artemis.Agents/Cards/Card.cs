@@ -40,7 +40,10 @@ public sealed record Attempt(
     string? Error,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
-    DateTimeOffset? FinishedAt);
+    DateTimeOffset? FinishedAt,
+    int Interventions,
+    string? Outcome,
+    int TestRuns);
 
 /// <summary>How many events a card has, of which kinds, and the latest few.</summary>
 public sealed record CardEventsSummary(long Count, long? LastEventId, IReadOnlyDictionary<string, long> ByKind, IReadOnlyList<CardEvent> Recent);

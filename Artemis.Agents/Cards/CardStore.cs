@@ -132,7 +132,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events
         var attempts = new List<Attempt>();
         await using (var command = new NpgsqlCommand("""
             SELECT attempt, agent, status, turns, retries, cost_usd, diff, diff_lines, edits_tests, tests_passed, tests_failed,
-                   test_exit_code, test_output, error, created_at, started_at, finished_at
+                   test_exit_code, test_output, error, created_at, started_at, finished_at, interventions, outcome, test_runs
             FROM attempts WHERE card_id = $1 ORDER BY attempt
             """, connection, transaction))
         {
@@ -145,7 +145,8 @@ public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events
                     NullableString(reader, 6), reader.IsDBNull(7) ? null : reader.GetInt32(7), reader.GetBoolean(8),
                     reader.IsDBNull(9) ? null : reader.GetBoolean(9), reader.IsDBNull(10) ? null : reader.GetInt32(10),
                     reader.IsDBNull(11) ? null : reader.GetInt32(11), NullableString(reader, 12), NullableString(reader, 13),
-                    reader.GetFieldValue<DateTimeOffset>(14), NullableTime(reader, 15), NullableTime(reader, 16)));
+                    reader.GetFieldValue<DateTimeOffset>(14), NullableTime(reader, 15), NullableTime(reader, 16),
+                    reader.GetInt32(17), NullableString(reader, 18), reader.GetInt32(19)));
             }
         }
 

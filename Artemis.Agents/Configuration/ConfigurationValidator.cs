@@ -43,9 +43,15 @@ public static class ConfigurationValidator
         foreach (var section in configuration.GetSection(KnownKeys.Root).GetChildren())
         {
             var path = $"{KnownKeys.Root}:{section.Key}";
+            if (KnownKeys.Values.Contains(section.Key, StringComparer.OrdinalIgnoreCase) && !section.GetChildren().Any())
+            {
+                Boolean(configuration, path, report);
+                continue;
+            }
+
             if (!KnownKeys.Sections.TryGetValue(section.Key, out var keys))
             {
-                report.Error(path, Unknown(section.Key, KnownKeys.Sections.Keys, "section"));
+                report.Error(path, Unknown(section.Key, KnownKeys.Sections.Keys.Concat(KnownKeys.Values), "section"));
                 continue;
             }
 
@@ -323,6 +329,12 @@ public static class ConfigurationValidator
     {
         PositiveInt(configuration, $"{AgentsOptions.SectionName}:{nameof(AgentsOptions.ParallelDevelopers)}", 16, report);
         PositiveInt(configuration, $"{AgentsOptions.SectionName}:{nameof(AgentsOptions.MaxTurns)}", 1000, report);
+        Boolean(configuration, $"{AgentsOptions.SectionName}:{nameof(AgentsOptions.Supervise)}", report);
+        PositiveInt(configuration, $"{AgentsOptions.SectionName}:{nameof(AgentsOptions.MaxConcurrentCards)}", 64, report);
+        IntInRange(configuration, $"{AgentsOptions.SectionName}:{nameof(AgentsOptions.LeaseSeconds)}", 3, 3600, report);
+        IntInRange(configuration, $"{AgentsOptions.SectionName}:{nameof(AgentsOptions.PollMilliseconds)}", 10, 60_000, report);
+        IntInRange(configuration, $"{AgentsOptions.SectionName}:{nameof(AgentsOptions.AttemptTimeoutSeconds)}", 5, 86_400, report);
+        NonNegativeInt(configuration, $"{AgentsOptions.SectionName}:{nameof(AgentsOptions.AttemptRetries)}", 10, report);
     }
 
     private static void CheckPersistence(IConfiguration configuration, ConfigurationReportBuilder report)

@@ -15,6 +15,9 @@ internal static class KnownKeys
 {
     public const string Root = "Artemis";
 
+    /// <summary>Single values directly under <c>Artemis</c> (not sections): the offline demo switch the AppHost sets.</summary>
+    public static readonly IReadOnlyList<string> Values = ["OfflineDemo"];
+
     /// <summary>Section (without "Artemis:") → its keys; Pricing is special: model names, then price keys.</summary>
     public static readonly IReadOnlyDictionary<string, string[]> Sections = new Dictionary<string, string[]>(StringComparer.OrdinalIgnoreCase)
     {

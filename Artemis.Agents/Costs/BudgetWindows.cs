@@ -15,9 +15,10 @@ public sealed class BudgetWindows(BudgetOptions options, TimeProvider time)
         ? TimeZoneInfo.Utc
         : TimeZoneInfo.FindSystemTimeZoneById(options.TimeZone);
 
-    public IReadOnlyList<BudgetWindow> For(string? cardId) => For(time.GetUtcNow(), cardId);
+    public IReadOnlyList<BudgetWindow> For(string? cardId, decimal? cardBudgetUsd = null) => For(time.GetUtcNow(), cardId, cardBudgetUsd);
 
-    public IReadOnlyList<BudgetWindow> For(DateTimeOffset atUtc, string? cardId)
+    /// <summary>The windows at <paramref name="atUtc"/>; a card's budget is its own when smaller than <c>PerCardUsd</c>.</summary>
+    public IReadOnlyList<BudgetWindow> For(DateTimeOffset atUtc, string? cardId, decimal? cardBudgetUsd = null)
     {
         var local = TimeZoneInfo.ConvertTime(atUtc, _zone);
         var windows = new List<BudgetWindow>(3)
@@ -27,7 +28,7 @@ public sealed class BudgetWindows(BudgetOptions options, TimeProvider time)
         };
         if (!string.IsNullOrEmpty(cardId))
         {
-            windows.Add(new($"card {cardId}", $"{KeyPrefix}card:{cardId}", options.PerCardUsd));
+            windows.Add(new($"card {cardId}", $"{KeyPrefix}card:{cardId}", cardBudgetUsd is > 0 and var own ? Math.Min(own, options.PerCardUsd) : options.PerCardUsd));
         }
 
         return windows;

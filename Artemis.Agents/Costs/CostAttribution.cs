@@ -9,6 +9,9 @@ namespace Artemis.Agents.Costs;
 /// </summary>
 public sealed record CostAttribution(string? CardId, string? Stage, string? Agent)
 {
+    /// <summary>The card's own budget when it set one (never above <c>Artemis:Budget:PerCardUsd</c>); null: that setting.</summary>
+    public decimal? CardBudgetUsd { get; init; }
+
     public const string PropertyName = "artemis.attribution";
 
     public static readonly CostAttribution None = new(null, null, null);

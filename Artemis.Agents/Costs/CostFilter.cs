@@ -92,7 +92,7 @@ public sealed class CostFilter(
         var price = catalog.GetPrice(modelId);
         var worstCase = CallCost.WorstCase(modelId, price, estimator.CountPromptTokens(list, bounded), bounded.MaxOutputTokens.Value);
         var now = time.GetUtcNow();
-        var call = new PendingCall(Guid.NewGuid().ToString("N"), now, modelId, price, attribution, worstCase, windows.For(now, attribution.CardId), list, bounded);
+        var call = new PendingCall(Guid.NewGuid().ToString("N"), now, modelId, price, attribution, worstCase, windows.For(now, attribution.CardId, attribution.CardBudgetUsd), list, bounded);
 
         // Throws BudgetExceededException, before anything is sent, if any budget could be exceeded.
         await budgets.ReserveAsync(call.Id, call.Windows, worstCase.Usd, TimeSpan.FromSeconds(2L * model.TotalTimeoutSeconds));

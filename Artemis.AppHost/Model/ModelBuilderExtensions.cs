@@ -16,6 +16,9 @@ public static class ModelBuilderExtensions
     public const string OfflineDemoKey = "sk-artemis-offline-demo";
 
     public const string OfflineDemoModel = "gpt-4o-mini";
+
+    /// <summary>The simulator's script in the offline demo, relative to the simulator project.</summary>
+    public const string OfflineDemoScript = "Scripts/offline-demo.json";
     public const string OfflineDemoRealtimeModel = "gpt-realtime-mini";
 
     public static bool IsOfflineDemo(this IDistributedApplicationBuilder builder, string name = ResourceNames.Model) =>
@@ -30,6 +33,8 @@ public static class ModelBuilderExtensions
 
         var simulator = builder.AddProject<Projects.Artemis_ModelSimulator>(name + SimulatorSuffix)
             .WithEnvironment("Simulator__ApiKey", OfflineDemoKey)
+            // Plans and solves the sample card (two developers, one right, one gaming the tests): Scripts/ in the simulator.
+            .WithEnvironment("Simulator__ScriptPath", OfflineDemoScript)
             .WithHttpHealthCheck("/health");
         var endpoint = simulator.GetEndpoint("http");
         return builder.AddConnectionString(name, ReferenceExpression.Create(
