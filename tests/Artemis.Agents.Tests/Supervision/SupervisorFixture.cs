@@ -27,7 +27,7 @@ public sealed class SupervisorGroup : ICollectionFixture<SupervisorFixture>
 /// simulator running the offline demo's own script, so the tests run exactly the demo's card; and the means to start
 /// more replicas in-process or as separate processes that a test can kill.
 /// </summary>
-public sealed class SupervisorFixture : IAsyncLifetime
+public class SupervisorFixture : IAsyncLifetime
 {
     public const string ApiKey = "supervisor-test-key-0123456789";
     public const string ModelKey = "sk-supervisor-test";
@@ -47,6 +47,9 @@ public sealed class SupervisorFixture : IAsyncLifetime
     public NpgsqlDataSource Database => App.Services.GetRequiredService<NpgsqlDataSource>();
 
     public string WorkspaceRoot => Path.Combine(_state, "workspaces");
+
+    /// <summary>False: the fixture's own replica serves the API only, and a test brings the supervisors.</summary>
+    protected virtual bool MainReplicaSupervises => true;
 
     public static string DemoScript => Path.Combine(AppContext.BaseDirectory, "Scripts", "offline-demo.json");
 
@@ -79,7 +82,7 @@ public sealed class SupervisorFixture : IAsyncLifetime
             ["Artemis:Model:MaxRetries"] = "0",
             ["Logging:LogLevel:Default"] = "Warning",
         };
-        App = await StartReplicaAsync(timeout.Token);
+        App = await StartReplicaAsync(timeout.Token, new Dictionary<string, string?> { ["Artemis:Agents:Supervise"] = MainReplicaSupervises ? "true" : "false" });
         Client = new HttpClient { BaseAddress = SimulatorApp.BaseAddress(App), Timeout = TimeSpan.FromSeconds(30) };
         Client.DefaultRequestHeaders.Add(ResourceNames.ApiKeyHeader, ApiKey);
         Client.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
@@ -177,6 +180,39 @@ public sealed class SupervisorFixture : IAsyncLifetime
         }
 
         return moves;
+    }
+
+    /// <summary>
+    /// The service as a separate process (<c>dotnet Artemis.Agents.dll</c>) on the same servers, configured through
+    /// environment variables as the AppHost does: a replica a test can kill with SIGKILL.
+    /// </summary>
+    public System.Diagnostics.Process StartProcessReplica()
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = AppContext.BaseDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Artemis.Agents.dll"));
+        start.ArgumentList.Add("--urls=http://127.0.0.1:0");
+        foreach (var key in start.Environment.Keys.Where(key => key.StartsWith("Artemis__", StringComparison.Ordinal) || key.StartsWith("ConnectionStrings__", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in Settings)
+        {
+            start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+
+        start.Environment["Artemis__Agents__Supervise"] = "true";
+        var process = System.Diagnostics.Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
     }
 
     public async Task DisposeAsync()

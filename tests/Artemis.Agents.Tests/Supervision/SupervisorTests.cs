@@ -150,11 +150,11 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
 
         var details = await fixture.WaitFinishedAsync(card.Id);
 
-        Assert.NotEqual(CardStage.Done, details.Card.Stage);
-        var spent = (decimal)await ScalarDecimalAsync("SELECT coalesce(sum(cost_usd), 0) FROM cost_entries WHERE card_id = $1", card.Id);
+        Assert.Equal(CardStage.Failed, details.Card.Stage);
+        Assert.Contains("budget", details.Card.ResultReason, StringComparison.Ordinal);
+        var spent = await ScalarDecimalAsync("SELECT coalesce(sum(cost_usd), 0) FROM cost_entries WHERE card_id = $1", card.Id);
         Assert.True(spent <= 0.0005m, $"spent {spent}");
-        var redis = fixture.App.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
-        Assert.True((await redis.HashGetAllAsync($"artemis:budget:card:{card.Id}")).Length >= 0);
+        Assert.DoesNotContain(await fixture.ModelRequestsAsync(card.Id), request => (int?)request["status"] != 200);
     }
 
     private async Task<decimal> ScalarDecimalAsync(string sql, string parameter)
