@@ -21,6 +21,9 @@ public sealed class CardEventStreamResult(string cardId, long after, Cancellatio
 {
     public const string ContentType = "text/event-stream";
 
+    /// <summary>Most bytes buffered before a flush while events keep coming.</summary>
+    private const int FlushBytes = 32 * 1024;
+
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         ArgumentNullException.ThrowIfNull(httpContext);
@@ -44,20 +47,28 @@ public sealed class CardEventStreamResult(string cardId, long after, Cancellatio
         Task<bool>? next = null;
         try
         {
-            await WriteAsync(response, $": events of card {cardId} after {after}\n\n", token);
-            await response.Body.FlushAsync(token);
+            Write(response, $": events of card {cardId} after {after}\n\n");
+            await response.BodyWriter.FlushAsync(token);
             next = events.MoveNextAsync().AsTask();
+            var unflushed = 0;
             while (true)
             {
+                // Events that are ready go out together: one flush (one send) when the reader has to wait for more,
+                // or when enough is buffered, rather than one per event.
+                if (!next.IsCompleted || unflushed >= FlushBytes)
+                {
+                    await response.BodyWriter.FlushAsync(token);
+                    unflushed = 0;
+                }
+
                 if (!next.IsCompleted)
                 {
-                    await response.Body.FlushAsync(token);
                     using var idle = CancellationTokenSource.CreateLinkedTokenSource(token);
                     var delay = Task.Delay(heartbeat, idle.Token);
                     if (await Task.WhenAny(next, delay) != next)
                     {
                         token.ThrowIfCancellationRequested();
-                        await WriteAsync(response, ": heartbeat\n\n", token);
+                        Write(response, ": heartbeat\n\n"); // flushed at the top of the loop
                         continue;
                     }
 
@@ -70,7 +81,7 @@ public sealed class CardEventStreamResult(string cardId, long after, Cancellatio
                 }
 
                 var item = events.Current;
-                await WriteAsync(response, $"id: {item.Id}\nevent: {item.Kind}\ndata: {JsonSerializer.Serialize(item, JsonSerializerOptions.Web)}\n\n", token);
+                unflushed += Write(response, $"id: {item.Id}\nevent: {item.Kind}\ndata: {JsonSerializer.Serialize(item, JsonSerializerOptions.Web)}\n\n");
                 sent++;
                 next = events.MoveNextAsync().AsTask();
             }
@@ -104,8 +115,8 @@ public sealed class CardEventStreamResult(string cardId, long after, Cancellatio
         }
     }
 
-    private static Task WriteAsync(HttpResponse response, string text, CancellationToken cancellationToken) =>
-        response.Body.WriteAsync(Encoding.UTF8.GetBytes(text), cancellationToken).AsTask();
+    /// <summary>Buffers <paramref name="text"/> in the response without sending it; returns the bytes written.</summary>
+    private static int Write(HttpResponse response, string text) => (int)Encoding.UTF8.GetBytes(text, response.BodyWriter);
 
     public static void PopulateMetadata(System.Reflection.MethodInfo method, EndpointBuilder builder)
     {

@@ -215,13 +215,23 @@ public sealed class EventPublisher(
     {
         try
         {
-            var database = redis.GetDatabase();
-            // All go out pipelined on one connection, in this order: a reader woken by the signal finds the entries.
-            var writes = new List<Task>(stored.Count + 1);
-            writes.AddRange(stored.Select(item =>
-                database.StreamAddAsync(StreamKey, EventStreamEntry.ToFields(item), maxLength: _maxLength, useApproximateMaxLength: true)));
-            writes.Add(database.PublishAsync(SignalChannel, stored[^1].Id));
-            await Task.WhenAll(writes);
+            // One script for the whole batch: its entries in order, then the signal, so a reader woken by the signal
+            // finds them. One command instead of one XADD per event: at thousands of events a second the per-command
+            // cost (a reply, a task, a round of parsing on each side) was most of a batch's time in the stream.
+            var values = new RedisValue[3 + stored.Count * EventStreamEntry.FieldCount];
+            values[0] = _maxLength;
+            values[1] = SignalChannel.ToString();
+            values[2] = stored[^1].Id;
+            var at = 3;
+            foreach (var item in stored)
+            {
+                foreach (var field in EventStreamEntry.ToFields(item))
+                {
+                    values[at++] = field.Value;
+                }
+            }
+
+            await redis.GetDatabase().ScriptEvaluateAsync(AddBatchScript, [StreamKey], values);
         }
         catch (Exception exception) when (exception is RedisException or TimeoutException)
         {
@@ -229,6 +239,25 @@ public sealed class EventPublisher(
             MessagingLog.StreamAddFailed(logger, stored[0].Id, stored[^1].Id, exception);
         }
     }
+
+    /// <summary>
+    /// XADD of each entry, trimmed approximately to MAXLEN as before, then PUBLISH of the last id on the signal
+    /// channel. ARGV: MAXLEN, the channel, the last event id, then the entries' field values in
+    /// <see cref="EventStreamEntry.Names"/> order.
+    /// </summary>
+    private static readonly string AddBatchScript = $$"""
+        local names = { {{string.Join(", ", EventStreamEntry.Names.Select(name => $"'{name}'"))}} }
+        local width = #names
+        local entry = {}
+        for i = 4, #ARGV, width do
+          for f = 1, width do
+            entry[2 * f - 1] = names[f]
+            entry[2 * f] = ARGV[i + f - 1]
+          end
+          redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', unpack(entry))
+        end
+        return redis.call('PUBLISH', ARGV[2], ARGV[3])
+        """;
 
     private static JsonElement ToJson(object payload) =>
         payload is JsonElement element ? element : JsonSerializer.SerializeToElement(payload, payload.GetType(), JsonSerializerOptions.Web);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -89,7 +90,7 @@ public sealed class EventReader(
             {
                 var wake = await signal.NextAsync(cancellationToken);
                 var entries = await ReadStreamAsync(from);
-                if (entries is null || entries.Length == _batch)
+                if (entries is null || (entries.Length == _batch && !await StillInStreamAsync(from)))
                 {
                     if (entries is not null)
                     {
@@ -102,7 +103,10 @@ public sealed class EventReader(
                 foreach (var entry in entries)
                 {
                     position = entry.Id;
-                    if (EventStreamEntry.Parse(entry) is { } item && item.Id > after && (cardId is null || item.CardId == cardId))
+                    // A card's reader skips other cards' entries before parsing their payload: every reader reads the
+                    // one stream of all cards.
+                    if ((cardId is null || EventStreamEntry.IsOfCard(entry, cardId))
+                        && EventStreamEntry.Parse(entry) is { } item && item.Id > after)
                     {
                         after = item.Id;
                         yield return item;
@@ -149,6 +153,42 @@ public sealed class EventReader(
         {
             // The reader is done; the caller's loop ends on the token.
         }
+    }
+
+    /// <summary>
+    /// Whether the stream still holds every entry after <paramref name="position"/>, asked after a read that filled a
+    /// batch. A full batch alone does not mean entries were trimmed: one publish batch can be as large as a read
+    /// batch, and going back to Postgres for each would make a busy stream slower to follow the busier it is.
+    /// Trimming removes the oldest entries first and the oldest id only grows, so an oldest entry at or before
+    /// <paramref name="position"/> now means nothing after it had been trimmed when the batch was read.
+    /// </summary>
+    private async Task<bool> StillInStreamAsync(RedisValue position)
+    {
+        try
+        {
+            var oldest = await redis.GetDatabase().StreamRangeAsync(EventPublisher.StreamKey, "-", "+", count: 1);
+            return oldest.Length == 1 && StreamIdOrder(oldest[0].Id, position) <= 0;
+        }
+        catch (Exception exception) when (exception is RedisException or TimeoutException)
+        {
+            MessagingLog.StreamReadFailed(logger, exception);
+            return false;
+        }
+    }
+
+    /// <summary>Compares stream entry ids ("milliseconds-sequence") as Redis orders them.</summary>
+    private static int StreamIdOrder(RedisValue a, RedisValue b)
+    {
+        static (ulong Ms, ulong Seq) Split(RedisValue id)
+        {
+            var text = ((string?)id ?? "0-0").AsSpan();
+            var dash = text.IndexOf('-');
+            return dash < 0
+                ? (ulong.Parse(text, CultureInfo.InvariantCulture), 0)
+                : (ulong.Parse(text[..dash], CultureInfo.InvariantCulture), ulong.Parse(text[(dash + 1)..], CultureInfo.InvariantCulture));
+        }
+
+        return Split(a).CompareTo(Split(b));
     }
 
     /// <summary>The id of the newest stream entry ("0-0" when empty); null when Redis cannot be read.</summary>

@@ -13,6 +13,11 @@ internal static class EventStreamEntry
     private const string At = "at";
     private const string Payload = "payload";
 
+    /// <summary>The field names, in the order <see cref="ToFields"/> gives them.</summary>
+    public static readonly IReadOnlyList<string> Names = [Id, Card, Kind, At, Payload];
+
+    public static int FieldCount => Names.Count;
+
     public static NameValueEntry[] ToFields(CardEvent stored) =>
     [
         new(Id, stored.Id),
@@ -22,6 +27,9 @@ internal static class EventStreamEntry
         new(At, (stored.OccurredAt - DateTimeOffset.UnixEpoch).Ticks / TimeSpan.TicksPerMicrosecond),
         new(Payload, stored.Payload.GetRawText()),
     ];
+
+    /// <summary>Whether a stream entry is of card <paramref name="cardId"/>, without parsing its payload.</summary>
+    public static bool IsOfCard(StreamEntry entry, string cardId) => (string?)entry[Card] == cardId;
 
     /// <summary>The event in a stream entry; null for an entry this version does not understand.</summary>
     public static CardEvent? Parse(StreamEntry entry)
