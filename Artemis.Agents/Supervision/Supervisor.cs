@@ -146,7 +146,8 @@ public sealed class Supervisor(
         public async Task RunAsync()
         {
             var renewed = TimeProvider.System.GetTimestamp();
-            using var timer = new PeriodicTimer(length / 3);
+            // A third of the lease, and at least every 2 s: the renewal is also how a cancelled card is noticed.
+            using var timer = new PeriodicTimer(TimeSpan.FromTicks(Math.Min(length.Ticks / 3, TimeSpan.FromSeconds(2).Ticks)));
             try
             {
                 while (await timer.WaitForNextTickAsync(work.Token))

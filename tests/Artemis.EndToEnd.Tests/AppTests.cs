@@ -124,6 +124,41 @@ public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
     }
 
     [Fact]
+    public async Task The_offline_demo_brings_its_sample_card_to_Done_with_the_correct_attempt_and_prices_every_model_request()
+    {
+        using var client = App.CreateClient(ResourceNames.Agents, App.ApiKey);
+        var deadline = DateTime.UtcNow.AddMinutes(2);
+        JsonObject? sample = null;
+        while (sample?["stage"]?.GetValue<string>() is not ("Done" or "Failed" or "Cancelled"))
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"the sample card did not finish: {sample?.ToJsonString() ?? "no sample card"}");
+            await Task.Delay(250);
+            var cards = await client.GetFromJsonAsync<JsonArray>("/api/cards?limit=1000");
+            sample = cards!.Select(card => card!.AsObject()).FirstOrDefault(card => card["title"]!.GetValue<string>() == "Fix add() in the calculator sample");
+        }
+
+        Assert.Equal("Done", sample["stage"]!.GetValue<string>());
+        Assert.Equal(1, sample["winnerAttempt"]!.GetValue<int>());
+        var id = sample["id"]!.GetValue<string>();
+        var details = await client.GetFromJsonAsync<JsonObject>($"/api/cards/{id}");
+        var attempts = details!["attempts"]!.AsArray();
+        Assert.Equal([true, false], attempts.Select(attempt => attempt!["testsPassed"]!.GetValue<bool>()));
+        Assert.True(attempts[1]!["editsTests"]!.GetValue<bool>());
+
+        // Every request the simulator received for the card is one priced call in /api/costs.
+        using var simulator = App.CreateClient(ResourceNames.Model + ModelBuilderExtensions.SimulatorSuffix);
+        var requests = (await simulator.GetFromJsonAsync<JsonArray>("/_sim/requests"))!
+            .Count(request => request!["messages"]!.ToJsonString().Contains($"Card {id}", StringComparison.Ordinal));
+        var costs = await client.GetFromJsonAsync<JsonObject>("/api/costs");
+        var byCard = costs!["byCard"]!.AsArray().Single(row => row!["key"]!.GetValue<string>() == id)!;
+        Assert.Equal(8, requests);
+        Assert.Equal(requests, byCard["calls"]!.GetValue<long>());
+
+        var report = await client.GetFromJsonAsync<JsonObject>("/api/supervisor/report");
+        Assert.True(report!["cardsByStage"]!["Done"]!.GetValue<long>() >= 1);
+    }
+
+    [Fact]
     public async Task Database_schema_is_migrated()
     {
         var connectionString = await App.App.GetConnectionStringAsync(ResourceNames.Database);

@@ -55,6 +55,11 @@ public sealed class ArtemisApp : IAsyncDisposable
         foreach (var project in builder.Resources.OfType<ProjectResource>().ToList())
         {
             builder.CreateResourceBuilder(project).WithEnvironment(RunIdVariable, runId);
+            if (project.Name == ResourceNames.Agents)
+            {
+                // Tests hold cards in planning on purpose; the rest must not queue behind them.
+                builder.CreateResourceBuilder(project).WithEnvironment("Artemis__Agents__MaxConcurrentCards", "16");
+            }
         }
 
         var app = await builder.BuildAsync();
