@@ -169,25 +169,27 @@ public sealed class AttemptWorkspaces(IOptions<WorkspaceOptions> workspace, IOpt
         var index = Path.Join(gitDirectory, "evaluation-index");
         File.Delete(index);
         var environment = new Dictionary<string, string> { ["GIT_INDEX_FILE"] = index };
-        string[] git = ["--git-dir", gitDirectory];
-        await Git.RunAsync([.. git, "read-tree", AttemptRef], CardFolder(cardId), cancellationToken, environment);
+        // The empty evaluation folder is the work tree of these index operations; only checkout-index writes to it.
+        Directory.CreateDirectory(folder);
+        var git = Git.For(gitDirectory, folder);
+        await Git.RunAsync([.. git, "read-tree", AttemptRef], folder, cancellationToken, environment);
         foreach (var path in changes.TestPaths)
         {
-            var entry = await Git.RunAsync([.. git, "ls-tree", "-z", BaseRef, "--", path], CardFolder(cardId), cancellationToken);
-            if (string.IsNullOrEmpty(entry))
+            var entry = await Git.RunAsync([.. git, "ls-tree", "-z", BaseRef, "--", path], folder, cancellationToken);
+            // Not in the source, or a folder there (whose files are changed paths of their own): out of the index.
+            if (string.IsNullOrEmpty(entry) || entry.Split('\t', 2)[0].Split(' ')[1] != "blob")
             {
-                await Git.RunAsync([.. git, "update-index", "--force-remove", "--", path], CardFolder(cardId), cancellationToken, environment);
+                await Git.RunAsync([.. git, "update-index", "--force-remove", "--", path], folder, cancellationToken, environment);
             }
             else
             {
                 // "<mode> blob <sha>\t<path>\0"
                 var fields = entry.TrimEnd('\0').Split('\t', 2)[0].Split(' ');
-                await Git.RunAsync([.. git, "update-index", "--add", "--cacheinfo", $"{fields[0]},{fields[2]},{path}"], CardFolder(cardId), cancellationToken, environment);
+                await Git.RunAsync([.. git, "update-index", "--add", "--replace", "--cacheinfo", $"{fields[0]},{fields[2]},{path}"], folder, cancellationToken, environment);
             }
         }
 
-        Directory.CreateDirectory(folder);
-        await Git.RunAsync([.. Git.For(gitDirectory, folder), "checkout-index", "--all", "--force"], folder, cancellationToken, environment);
+        await Git.RunAsync([.. git, "checkout-index", "--all", "--force"], folder, cancellationToken, environment);
         File.Delete(index);
         return folder;
     }
@@ -217,7 +219,8 @@ public sealed class AttemptWorkspaces(IOptions<WorkspaceOptions> workspace, IOpt
 
         var name = parts[^1].ToLowerInvariant();
         var stem = Path.GetFileNameWithoutExtension(name);
-        return TestInfrastructureFiles.Contains(name)
+        // A test folder itself (made a file or a symlink by the attempt) counts as much as what is inside it.
+        return TestInfrastructureFiles.Contains(name) || TestFolders.Contains(name)
             || name.StartsWith("test_", StringComparison.Ordinal) || name.StartsWith("test.", StringComparison.Ordinal)
             || stem.EndsWith("_test", StringComparison.Ordinal) || stem.EndsWith("_tests", StringComparison.Ordinal)
             || stem.EndsWith(".test", StringComparison.Ordinal) || stem.EndsWith(".spec", StringComparison.Ordinal)
