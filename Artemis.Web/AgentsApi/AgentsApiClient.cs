@@ -21,6 +21,9 @@ public sealed class AgentsApiClient(HttpClient http)
     public Task<ConfigReportResponse> GetConfigReportAsync(CancellationToken cancellationToken) =>
         GetAsync<ConfigReportResponse>("/api/config/report", cancellationToken);
 
+    public Task<SupervisorReport> GetSupervisorReportAsync(CancellationToken cancellationToken) =>
+        GetAsync<SupervisorReport>("/api/supervisor/report", cancellationToken);
+
     /// <summary>Cards, newest first; <paramref name="stage"/> keeps one stage.</summary>
     public Task<IReadOnlyList<Card>> ListCardsAsync(CardStage? stage, int limit, CancellationToken cancellationToken) =>
         GetAsync<IReadOnlyList<Card>>(

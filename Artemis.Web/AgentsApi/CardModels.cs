@@ -65,7 +65,10 @@ public sealed record Attempt(
     string? Error,
     DateTimeOffset CreatedAt,
     DateTimeOffset? StartedAt,
-    DateTimeOffset? FinishedAt);
+    DateTimeOffset? FinishedAt,
+    int Interventions = 0,
+    string? Outcome = null,
+    int TestRuns = 0);
 
 public sealed record CardEventsSummary(long Count, long? LastEventId, IReadOnlyDictionary<string, long> ByKind, IReadOnlyList<CardEvent> Recent);
 

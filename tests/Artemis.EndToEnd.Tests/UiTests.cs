@@ -24,6 +24,11 @@ public sealed class UiTests(RunningApp running) : IClassFixture<RunningApp>, IAs
         await Assertions.Expect(page.Locator("[data-testid=health-status]")).ToHaveTextAsync("Healthy");
         await Assertions.Expect(page.Locator("[data-testid=config-status]")).ToHaveAttributeAsync("data-valid", "true");
         await Assertions.Expect(page.Locator("[data-testid=offline-demo-banner]")).ToBeVisibleAsync();
+        // The supervisor's report, refreshed live: the demo's sample card is done by developer-1 within seconds.
+        await Assertions.Expect(page.Locator("[data-testid=supervisor-stages] tr[data-stage]")).ToHaveCountAsync(7);
+        await Assertions.Expect(page.Locator("[data-testid=supervisor-success]")).ToContainTextAsync("100%", new() { Timeout = 90_000 });
+        await Assertions.Expect(page.Locator("[data-testid=supervisor-agents] tr[data-agent=developer-1]")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-testid=supervisor-error]")).ToHaveCountAsync(0);
         await ScreenshotAsync(page, "health");
 
         await page.GetByRole(AriaRole.Link, new() { Name = "Costs" }).ClickAsync();
