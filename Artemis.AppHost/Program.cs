@@ -28,6 +28,14 @@ var agents = builder.AddProject<Projects.Artemis_Agents>(ResourceNames.Agents)
     .WithReference(model).WaitFor(model)
     .WithEnvironment(ResourceNames.ApiKeyEnvironmentVariable, apiKey)
     .WithEnvironment("Artemis__Workspace__Root", LocalServerPaths.WorkspaceRoot(builder))
+    .WithEnvironment(context =>
+    {
+        // The simulator's pretend speech recognition: the offline demo's Voice page shows what the user said.
+        if (builder.IsOfflineDemo())
+        {
+            context.EnvironmentVariables["Artemis__Voice__TranscriptionModel"] = ModelBuilderExtensions.OfflineDemoTranscriptionModel;
+        }
+    })
     .WithHttpHealthCheck("/health")
     .WithReplicas(builder.Configuration.GetValue("Artemis:Agents:Replicas", 1));
 

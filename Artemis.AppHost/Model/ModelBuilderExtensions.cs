@@ -18,6 +18,16 @@ public static class ModelBuilderExtensions
     public const string OfflineDemoModel = "gpt-4o-mini";
     public const string OfflineDemoRealtimeModel = "gpt-realtime-mini";
 
+    /// <summary>
+    /// Turns on the input transcription the simulator fakes (its script says what it hears), so the Voice page shows
+    /// the user's words in the offline demo. With a real model it stays off unless configured: it is billed apart.
+    /// </summary>
+    public const string OfflineDemoTranscriptionModel = "gpt-4o-mini-transcribe";
+
+    /// <summary>The offline demo's script: the chat fallback and the voice steps (list the workspace).</summary>
+    public static string OfflineDemoScript(IDistributedApplicationBuilder builder) =>
+        Path.Combine(builder.AppHostDirectory, "Model", "offline-demo.json");
+
     public static bool IsOfflineDemo(this IDistributedApplicationBuilder builder, string name = ResourceNames.Model) =>
         builder.ExecutionContext.IsRunMode && string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(name));
 
@@ -30,6 +40,7 @@ public static class ModelBuilderExtensions
 
         var simulator = builder.AddProject<Projects.Artemis_ModelSimulator>(name + SimulatorSuffix)
             .WithEnvironment("Simulator__ApiKey", OfflineDemoKey)
+            .WithEnvironment("Simulator__ScriptPath", OfflineDemoScript(builder))
             .WithHttpHealthCheck("/health");
         var endpoint = simulator.GetEndpoint("http");
         return builder.AddConnectionString(name, ReferenceExpression.Create(
