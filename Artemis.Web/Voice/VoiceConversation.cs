@@ -46,8 +46,12 @@ public sealed class VoiceConversation
 {
     private const int MaxNotices = 5;
 
-    /// <summary>The bridge relays the realtime model's errors; these only mean a push-to-talk turn had already ended.</summary>
-    private static readonly HashSet<string> Benign = new(StringComparer.Ordinal) { "input_audio_buffer_commit_empty" };
+    /// <summary>
+    /// The bridge relays the realtime model's errors. These say nothing to the user: a push-to-talk commit after the
+    /// server's voice detection had already ended the turn, and the bridge's cancel of a response that had just finished
+    /// (it cancels whatever may be in flight when a session ends).
+    /// </summary>
+    private static readonly HashSet<string> Benign = new(StringComparer.Ordinal) { "input_audio_buffer_commit_empty", "response_cancel_not_active" };
 
     private readonly List<VoiceEntry> _entries = [];
     private readonly List<string> _notices = [];

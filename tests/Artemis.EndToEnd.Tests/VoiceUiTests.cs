@@ -12,6 +12,9 @@ namespace Artemis.EndToEnd.Tests;
 [Collection(WholeApp.Name)]
 public sealed class VoiceUiTests(RunningApp running) : IClassFixture<RunningApp>, IAsyncLifetime
 {
+    /// <summary>Opening a session crosses the page, the web, the Agents service and the model: give a loaded machine time.</summary>
+    private const float PatientMs = 30_000;
+
     private readonly string _scratch = Path.Combine(Path.GetTempPath(), "artemis-voice-ui-" + Guid.NewGuid().ToString("N"));
 
     public Task InitializeAsync()
@@ -42,12 +45,12 @@ public sealed class VoiceUiTests(RunningApp running) : IClassFixture<RunningApp>
             await page.GotoAsync("/");
             await page.GetByRole(AriaRole.Link, new() { Name = "Voice", Exact = true }).ClickAsync();
             await Chromium.ExpectUrlAsync(page, "/voice$");
-            await Assertions.Expect(page.Locator("[data-testid=voice-controls]")).ToHaveAttributeAsync("data-interactive", "true");
-            await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "idle");
+            await Assertions.Expect(page.Locator("[data-testid=voice-controls]")).ToHaveAttributeAsync("data-interactive", "true", new() { Timeout = PatientMs });
+            await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "idle", new() { Timeout = PatientMs });
             await page.Locator("[data-testid=voice-start]").ClickAsync();
 
-            await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "ready");
-            await Assertions.Expect(page.Locator("[data-testid=voice-stop]")).ToBeVisibleAsync();
+            await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "ready", new() { Timeout = PatientMs });
+            await Assertions.Expect(page.Locator("[data-testid=voice-stop]")).ToBeVisibleAsync(new() { Timeout = PatientMs });
             // The microphone is heard: the meter moves with the spoken WAV (it loops, so it comes round again).
             await page.WaitForFunctionAsync("() => Number(document.querySelector('[data-testid=voice-level]').dataset.level) > 30", null,
                 new() { Timeout = 30_000, PollingInterval = 50 });
@@ -56,27 +59,70 @@ public sealed class VoiceUiTests(RunningApp running) : IClassFixture<RunningApp>
             var user = page.Locator("[data-testid=transcript] li[data-role=user]").First;
             await Assertions.Expect(user).ToContainTextAsync("What is in my workspace?", new() { Timeout = 60_000 });
             await Assertions.Expect(page.Locator("[data-testid=transcript] li[data-role=assistant]", new() { HasText = "Let me look at your workspace." }).First)
-                .ToBeVisibleAsync(new() { Timeout = 30_000 });
+                .ToBeVisibleAsync(new() { Timeout = PatientMs });
 
             var listing = page.Locator("[data-testid=tool-result][data-tool=list_dir]").First;
-            await Assertions.Expect(listing).ToHaveAttributeAsync("data-done", "true", new() { Timeout = 30_000 });
-            await Assertions.Expect(listing.Locator("[data-testid=tool-entries]")).ToContainTextAsync(marker);
+            await Assertions.Expect(listing).ToHaveAttributeAsync("data-done", "true", new() { Timeout = PatientMs });
+            await Assertions.Expect(listing.Locator("[data-testid=tool-entries]")).ToContainTextAsync(marker, new() { Timeout = PatientMs });
             await Assertions.Expect(page.Locator("[data-testid=transcript] li[data-role=assistant]", new() { HasText = "Here is what your workspace holds" }).First)
-                .ToBeVisibleAsync(new() { Timeout = 30_000 });
-            await Assertions.Expect(page.Locator("[data-testid=session-usd]")).ToContainTextAsync("this session");
+                .ToBeVisibleAsync(new() { Timeout = PatientMs });
+            await Assertions.Expect(page.Locator("[data-testid=session-usd]")).ToContainTextAsync("this session", new() { Timeout = PatientMs });
             await Assertions.Expect(page.Locator("[data-testid=connection-error]")).ToHaveCountAsync(0);
             await Chromium.ScreenshotAsync(page, "voice-conversation");
 
             // Stopping is the user's: the session ends without an error, and can start again.
             await page.Locator("[data-testid=voice-stop]").ClickAsync();
-            await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "ended");
+            await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "ended", new() { Timeout = PatientMs });
             await Assertions.Expect(page.Locator("[data-testid=connection-error]")).ToHaveCountAsync(0);
-            await Assertions.Expect(page.Locator("[data-testid=voice-start]")).ToBeEnabledAsync();
+            await Assertions.Expect(page.Locator("[data-testid=voice-start]")).ToBeEnabledAsync(new() { Timeout = PatientMs });
         }
         finally
         {
             await Chromium.ScreenshotAsync(page, "voice-final");
             File.Delete(Path.Combine(workspace, marker));
+        }
+    }
+
+    [Fact]
+    public async Task A_session_the_bridge_ends_shows_its_reason_through_the_relay_and_reconnect_opens_a_new_one()
+    {
+        var wav = await SpeechAsync("Hello");
+        await using var chromium = await Chromium.LaunchAsync(Chromium.FakeMicrophone(wav));
+        var page = await chromium.NewPageAsync(running.App, permissions: ["microphone"]);
+        // Playwright stands between the page and the web's /voice/ws, passing everything through, so that the test
+        // can slip a malformed control message to the bridge as if the page had sent it.
+        var routes = new List<IWebSocketRoute>();
+        await page.RouteWebSocketAsync(new System.Text.RegularExpressions.Regex("/voice/ws$"), route =>
+        {
+            lock (routes)
+            {
+                routes.Add(route.ConnectToServer());
+            }
+        });
+
+        await page.GotoAsync("/voice");
+        await Assertions.Expect(page.Locator("[data-testid=voice-controls]")).ToHaveAttributeAsync("data-interactive", "true", new() { Timeout = PatientMs });
+        await page.Locator("[data-testid=voice-start]").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "ready", new() { Timeout = PatientMs });
+
+        lock (routes)
+        {
+            Assert.Single(routes).Send("{\"type\":\"dance\"}");
+        }
+
+        // The bridge closed with 1007 and its reason; the web relayed both, and the page says so with a way back.
+        var problem = page.Locator("[data-testid=connection-error]");
+        await Assertions.Expect(problem).ToContainTextAsync("unknown control message type", new() { Timeout = PatientMs });
+        await Assertions.Expect(problem).ToHaveAttributeAsync("data-code", "1007", new() { Timeout = PatientMs });
+        await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "failed", new() { Timeout = PatientMs });
+        await Chromium.ScreenshotAsync(page, "voice-session-ended");
+
+        await page.Locator("[data-testid=voice-reconnect]").ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "ready", new() { Timeout = PatientMs });
+        await Assertions.Expect(problem).ToHaveCountAsync(0);
+        lock (routes)
+        {
+            Assert.Equal(2, routes.Count);
         }
     }
 
@@ -97,13 +143,13 @@ public sealed class VoiceUiTests(RunningApp running) : IClassFixture<RunningApp>
         };
 
         await page.GotoAsync("/voice");
-        await Assertions.Expect(page.Locator("[data-testid=voice-controls]")).ToHaveAttributeAsync("data-interactive", "true");
+        await Assertions.Expect(page.Locator("[data-testid=voice-controls]")).ToHaveAttributeAsync("data-interactive", "true", new() { Timeout = PatientMs });
         await page.Locator("[data-testid=voice-start]").ClickAsync();
 
         var problem = page.Locator("[data-testid=microphone-error]");
-        await Assertions.Expect(problem).ToContainTextAsync("The microphone was denied. Allow this site to use the microphone");
-        await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "failed");
-        await Assertions.Expect(page.Locator("[data-testid=voice-start]")).ToBeEnabledAsync();
+        await Assertions.Expect(problem).ToContainTextAsync("The microphone was denied. Allow this site to use the microphone", new() { Timeout = PatientMs });
+        await Assertions.Expect(page.Locator("[data-testid=voice-status]")).ToHaveAttributeAsync("data-state", "failed", new() { Timeout = PatientMs });
+        await Assertions.Expect(page.Locator("[data-testid=voice-start]")).ToBeEnabledAsync(new() { Timeout = PatientMs });
         await Chromium.ScreenshotAsync(page, "voice-microphone-denied");
         Assert.Equal(0, Volatile.Read(ref sockets));
     }
