@@ -30,6 +30,14 @@ var agents = builder.AddProject<Projects.Artemis_Agents>(ResourceNames.Agents)
     .WithEnvironment("Artemis__Workspace__Root", LocalServerPaths.WorkspaceRoot(builder))
     // The offline demo seeds its sample card on the first start of an empty database.
     .WithEnvironment("Artemis__OfflineDemo", builder.IsOfflineDemo() ? "true" : "false")
+    .WithEnvironment(context =>
+    {
+        // The simulator's pretend speech recognition: the offline demo's Voice page shows what the user said.
+        if (builder.IsOfflineDemo())
+        {
+            context.EnvironmentVariables["Artemis__Voice__TranscriptionModel"] = ModelBuilderExtensions.OfflineDemoTranscriptionModel;
+        }
+    })
     .WithHttpHealthCheck("/health")
     .WithReplicas(builder.Configuration.GetValue("Artemis:Agents:Replicas", 1));
 

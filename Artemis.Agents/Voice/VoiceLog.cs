@@ -34,4 +34,7 @@ internal static partial class VoiceLog
 
     [LoggerMessage(EventId = 8011, Level = LogLevel.Information, Message = "Closing {Count} voice sessions: the service is stopping")]
     public static partial void ClosingForShutdown(ILogger logger, int count);
+
+    [LoggerMessage(EventId = 8012, Level = LogLevel.Information, Message = "Voice session {Session} created card {Card}: {Title}")]
+    public static partial void CardCreated(ILogger logger, string session, string card, string title);
 }

@@ -1,29 +1,67 @@
-using System.Text;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Artemis.Agents.Cards;
 using Artemis.Agents.Files;
 using Microsoft.Extensions.Options;
+using Microsoft.SemanticKernel;
 
 namespace Artemis.Agents.Voice;
 
 /// <summary>
-/// The voice tools over <c>Artemis:Workspace:Root</c>: reads are confined to the workspace by resolving every path
-/// component (symlinks included) and comparing components, never string prefixes. A stand-in for the shared
-/// <c>files</c> plugin (ADR 008): it reads regular text files only and never writes.
+/// The voice tools: <c>read_file</c>, <c>list_dir</c> and <c>open_file</c> are the shared <c>files</c> plugin's own
+/// kernel functions (the developer agents' tools, with their confinement and their <c>{ok, error:{code, message}}</c>
+/// results), rooted at <c>Artemis:Workspace:Root</c>; their descriptions and parameters are read from the plugin, so
+/// the model hears of them in the same words. <c>create_card</c> queues a real card through the cards' validator and
+/// store. Voice never writes files: <c>write_file</c> is not offered.
 /// </summary>
-public sealed class WorkspaceVoiceTools(IOptions<WorkspaceOptions> workspace, VoiceCardRequests cards, TimeProvider time) : IVoiceTools
+public sealed class WorkspaceVoiceTools(
+    WorkspaceFilesFactory files, IOptions<WorkspaceOptions> workspace, CardValidator validator, CardStore cards, ILogger<WorkspaceVoiceTools> logger)
+    : IVoiceTools
 {
-    private const int MaxEntries = 200;
-    private const int BinaryProbeBytes = 8 * 1024;
+    public const string CreateCard = "create_card";
+    public const string InvalidArguments = "invalid_arguments";
+    public const string InvalidCard = "invalid_card";
+    public const string NoWorkspace = "no_workspace";
 
-    public JsonArray Definitions() =>
-    [
-        Tool("read_file", "Reads a text file of the workspace.", ("path", "The file's path, relative to the workspace root.")),
-        Tool("list_dir", "Lists a folder of the workspace.", ("path", "The folder's path, relative to the workspace root; '.' for the root.")),
-        Tool("open_file", "Shows a file of the workspace to the user, in their page.", ("path", "The file's path, relative to the workspace root.")),
-        Tool("create_card", "Creates a card: a unit of software work for the agents.",
-            ("title", "A short title for the work."), ("description", "What is to be done, and how to tell it is done.")),
-    ];
+    /// <summary>The <c>files</c> functions a voice session offers, in this order.</summary>
+    public static readonly string[] FileTools = ["read_file", "list_dir", "open_file"];
+
+    private const string ReadFile = "read_file";
+    private const string OpenFile = "open_file";
+
+    public JsonArray Definitions()
+    {
+        // The plugin is made over a folder that always exists: only the functions' metadata is read here.
+        var plugin = KernelPluginFactory.CreateFromObject(files.Create(Path.GetTempPath()), WorkspaceFiles.PluginName);
+        var tools = new JsonArray();
+        foreach (var name in FileTools)
+        {
+            tools.Add(Describe(plugin[name].Metadata));
+        }
+
+        tools.Add(new JsonObject
+        {
+            ["type"] = "function",
+            ["name"] = CreateCard,
+            ["description"] = "Queue a card: a unit of software work that the developer agents carry out in a copy of a workspace folder, "
+                + "judged by its acceptance test command. Returns {ok, card:{id, title, stage}} or {ok:false, error:{code, message, fields}}.",
+            ["parameters"] = new JsonObject
+            {
+                ["type"] = "object",
+                ["properties"] = new JsonObject
+                {
+                    ["title"] = new JsonObject { ["type"] = "string", ["description"] = "A short, one-line title for the work" },
+                    ["description"] = new JsonObject { ["type"] = "string", ["description"] = "What is to be done, and how to tell it is done" },
+                    ["testCommand"] = new JsonObject { ["type"] = "string", ["description"] = "The command that runs the acceptance tests in the workspace, e.g. 'python3 -m pytest -q'" },
+                    ["workspace"] = new JsonObject { ["type"] = "string", ["description"] = "The folder to work on, relative to the workspace root; '.' is the root" },
+                    ["budgetUsd"] = new JsonObject { ["type"] = "number", ["description"] = "Optional: at most this many US dollars for the card" },
+                },
+                ["required"] = new JsonArray("title", "testCommand"),
+            },
+        });
+        return tools;
+    }
 
     public async Task<VoiceToolResult> InvokeAsync(string name, string argumentsJson, VoiceToolContext context, CancellationToken cancellationToken)
     {
@@ -34,193 +72,172 @@ public sealed class WorkspaceVoiceTools(IOptions<WorkspaceOptions> workspace, Vo
         }
         catch (JsonException)
         {
-            return Error("the arguments are not a JSON object");
+            return new(ToolResult.Error(InvalidArguments, "the arguments are not a JSON object"));
         }
 
-        return name switch
+        if (name == CreateCard)
         {
-            "read_file" => await ReadAsync(arguments, show: false, cancellationToken),
-            "open_file" => await ReadAsync(arguments, show: true, cancellationToken),
-            "list_dir" => List(arguments),
-            "create_card" => CreateCard(arguments, context),
-            _ => Error($"there is no tool '{name}'"),
-        };
+            return await CreateCardAsync(arguments, context, cancellationToken);
+        }
+
+        if (!FileTools.Contains(name, StringComparer.Ordinal))
+        {
+            return new(ToolResult.Error(InvalidArguments, $"there is no tool '{name}': use {string.Join(", ", FileTools)} or {CreateCard}"));
+        }
+
+        if (Plugin() is not { } plugin)
+        {
+            return new(ToolResult.Error(NoWorkspace, $"the workspace root '{workspace.Value.Root}' is not configured or does not exist (Artemis:Workspace:Root)"));
+        }
+
+        var kernelArguments = new KernelArguments();
+        foreach (var (key, value) in arguments)
+        {
+            kernelArguments[key] = value is JsonValue text && text.TryGetValue<string>(out var s) ? s : value?.ToJsonString();
+        }
+
+        var output = await InvokeFileToolAsync(plugin, name, kernelArguments, cancellationToken);
+        if (name != OpenFile || !Succeeded(output))
+        {
+            return new(output);
+        }
+
+        // The plugin announced the file; the page is shown its text, read through the same confined read_file.
+        var read = JsonNode.Parse(await InvokeFileToolAsync(plugin, ReadFile, kernelArguments, cancellationToken))!;
+        var shown = new JsonObject { ["type"] = "open_file", ["path"] = (string?)JsonNode.Parse(output)!["path"] };
+        if ((bool?)read["ok"] == true)
+        {
+            shown["content"] = (string?)read["content"];
+        }
+        else
+        {
+            shown["error"] = (string?)read["error"]?["message"];
+        }
+
+        return new(output, shown);
     }
 
-    private async Task<VoiceToolResult> ReadAsync(JsonObject arguments, bool show, CancellationToken cancellationToken)
+    private KernelPlugin? Plugin()
     {
-        if (!TryResolve(arguments, out var relative, out var full, out var error))
-        {
-            return Error(error);
-        }
+        var root = workspace.Value.Root;
+        return Path.IsPathFullyQualified(root) && Directory.Exists(root)
+            ? KernelPluginFactory.CreateFromObject(files.Create(root), WorkspaceFiles.PluginName)
+            : null;
+    }
 
-        var file = new FileInfo(full);
-        if (Directory.Exists(full))
-        {
-            return Error($"'{relative}' is a folder, not a file");
-        }
-
-        if (!file.Exists)
-        {
-            return Error($"'{relative}' does not exist");
-        }
-
-        if (file.Length > workspace.Value.MaxFileBytes)
-        {
-            return Error($"'{relative}' has {file.Length} bytes, more than the {workspace.Value.MaxFileBytes} allowed");
-        }
-
-        byte[] bytes;
+    private static async Task<string> InvokeFileToolAsync(KernelPlugin plugin, string name, KernelArguments arguments, CancellationToken cancellationToken)
+    {
+        var function = plugin[name];
         try
         {
-            bytes = await File.ReadAllBytesAsync(full, cancellationToken);
+            var result = await function.InvokeAsync(new Kernel(), arguments, cancellationToken);
+            return result.GetValue<string>() ?? ToolResult.Error(ToolErrorCodes.IoError, $"{name} returned nothing");
         }
-        catch (UnauthorizedAccessException)
+        catch (KernelException exception) when (exception.InnerException is ArgumentException)
         {
-            return Error($"'{relative}' cannot be read: permission denied");
+            // A required argument missing, or one that cannot be converted: the model can correct its call.
+            return ToolResult.Error(InvalidArguments, exception.Message);
         }
-
-        if (bytes.AsSpan(0, Math.Min(bytes.Length, BinaryProbeBytes)).Contains((byte)0))
-        {
-            return Error($"'{relative}' is a binary file");
-        }
-
-        var content = Encoding.UTF8.GetString(bytes);
-        if (!show)
-        {
-            return new VoiceToolResult(Json(new JsonObject { ["path"] = relative, ["content"] = content }));
-        }
-
-        return new VoiceToolResult(
-            Json(new JsonObject { ["path"] = relative, ["shown"] = true }),
-            new JsonObject { ["type"] = "open_file", ["path"] = relative, ["content"] = content });
     }
 
-    private VoiceToolResult List(JsonObject arguments)
+    private async Task<VoiceToolResult> CreateCardAsync(JsonObject arguments, VoiceToolContext context, CancellationToken cancellationToken)
     {
-        if (!TryResolve(arguments, out var relative, out var full, out var error))
+        var folder = Text(arguments, "workspace") is { Length: > 0 } given ? given : ".";
+        string fullPath;
+        try
         {
-            return Error(error);
-        }
-
-        if (!Directory.Exists(full))
-        {
-            return Error($"'{relative}' is not a folder");
-        }
-
-        var entries = new JsonArray();
-        foreach (var entry in new DirectoryInfo(full).EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal).Take(MaxEntries))
-        {
-            entries.Add(new JsonObject
+            var root = workspace.Value.Root;
+            if (!Path.IsPathFullyQualified(root) || !Directory.Exists(root))
             {
-                ["name"] = entry.Name,
-                ["type"] = entry.LinkTarget is not null ? "link" : entry is DirectoryInfo ? "dir" : "file",
-                ["size"] = entry is FileInfo info && entry.LinkTarget is null ? info.Length : null,
-            });
-        }
-
-        return new VoiceToolResult(Json(new JsonObject { ["path"] = relative, ["entries"] = entries }));
-    }
-
-    private VoiceToolResult CreateCard(JsonObject arguments, VoiceToolContext context)
-    {
-        var title = (string?)(arguments["title"] as JsonValue);
-        if (string.IsNullOrWhiteSpace(title))
-        {
-            return Error("a card needs a title");
-        }
-
-        var request = new VoiceCardRequest("voice-" + Guid.NewGuid().ToString("N")[..12], context.SessionId, title.Trim(),
-            (string?)(arguments["description"] as JsonValue) ?? "", time.GetUtcNow());
-        cards.Publish(request);
-        return new VoiceToolResult(Json(new JsonObject { ["requested"] = true, ["requestId"] = request.Id, ["title"] = request.Title }));
-    }
-
-    /// <summary>
-    /// Resolves <c>path</c> inside the workspace: refuses control characters and absolute paths, resolves every
-    /// component that exists (symlinks to their final target), then requires the result's components to start
-    /// with the real root's components.
-    /// </summary>
-    private bool TryResolve(JsonObject arguments, out string relative, out string full, out string error)
-    {
-        relative = (string?)(arguments["path"] as JsonValue) ?? "";
-        full = "";
-        error = "";
-        if (string.IsNullOrWhiteSpace(workspace.Value.Root))
-        {
-            error = "no workspace is configured (Artemis:Workspace:Root)";
-            return false;
-        }
-
-        if (relative.Length == 0 || relative.Any(char.IsControl))
-        {
-            error = "give a path relative to the workspace, without control characters";
-            return false;
-        }
-
-        if (Path.IsPathRooted(relative))
-        {
-            error = $"'{relative}' is absolute: give a path relative to the workspace";
-            return false;
-        }
-
-        var root = RealPath(Path.GetFullPath(workspace.Value.Root));
-        full = RealPath(Path.GetFullPath(Path.Combine(root, relative)));
-        if (!IsWithin(full, root))
-        {
-            error = $"'{relative}' is outside the workspace";
-            return false;
-        }
-
-        return true;
-    }
-
-    /// <summary>The path with every existing component resolved, symlinks followed to their final target.</summary>
-    private static string RealPath(string path)
-    {
-        var parts = path.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-        var current = Path.GetPathRoot(path) ?? "/";
-        for (var i = 0; i < parts.Length; i++)
-        {
-            var next = Path.Combine(current, parts[i]);
-            FileSystemInfo info = Directory.Exists(next) ? new DirectoryInfo(next) : new FileInfo(next);
-            if (info.Exists && info.LinkTarget is not null)
-            {
-                var target = info.ResolveLinkTarget(returnFinalTarget: true);
-                // A dangling link resolves to where it points: still checked against the root below.
-                next = target is null ? next : RealPath(target.FullName);
+                return new(ToolResult.Error(NoWorkspace, $"the workspace root '{root}' is not configured or does not exist (Artemis:Workspace:Root)"));
             }
 
-            current = next;
+            // The card's folder is confined like every file tool's path, then checked again as the API checks any card's.
+            fullPath = new WorkspaceRoot(root).Resolve(folder).FullPath;
+        }
+        catch (ToolFailureException failure)
+        {
+            return new(InvalidCardJson(failure.Message, new Dictionary<string, string[]> { ["workspace"] = [failure.Message] }));
         }
 
-        return current;
-    }
-
-    private static bool IsWithin(string path, string root)
-    {
-        var pathParts = path.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-        var rootParts = root.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
-        return pathParts.Length >= rootParts.Length && rootParts.SequenceEqual(pathParts.Take(rootParts.Length), StringComparer.Ordinal);
-    }
-
-    private static VoiceToolResult Error(string message) => new(Json(new JsonObject { ["error"] = message }));
-
-    private static string Json(JsonObject value) => value.ToJsonString(VoiceJson.Options);
-
-    private static JsonObject Tool(string name, string description, params (string Name, string Description)[] parameters) => new()
-    {
-        ["type"] = "function",
-        ["name"] = name,
-        ["description"] = description,
-        ["parameters"] = new JsonObject
+        decimal? budget = null;
+        if (arguments["budgetUsd"] is JsonValue usd)
         {
-            ["type"] = "object",
-            ["properties"] = new JsonObject(parameters.Select(p =>
-                KeyValuePair.Create(p.Name, (JsonNode?)new JsonObject { ["type"] = "string", ["description"] = p.Description }))),
-            ["required"] = new JsonArray([.. parameters.Select(p => (JsonNode?)JsonValue.Create(p.Name))]),
+            if (usd.TryGetValue<decimal>(out var number))
+            {
+                budget = number;
+            }
+            else if (usd.TryGetValue<string>(out var text) && decimal.TryParse(text, NumberStyles.Number, CultureInfo.InvariantCulture, out var parsed))
+            {
+                budget = parsed;
+            }
+            else
+            {
+                return new(InvalidCardJson("budgetUsd must be a number", new Dictionary<string, string[]> { ["budgetUsd"] = ["must be a number"] }));
+            }
+        }
+
+        var (card, errors) = validator.Validate(new CreateCardRequest(Text(arguments, "title"), Text(arguments, "description"), fullPath, Text(arguments, "testCommand"), budget));
+        if (card is null)
+        {
+            return new(InvalidCardJson(string.Join("; ", errors.Select(e => $"{e.Key} {string.Join(", ", e.Value)}")), errors));
+        }
+
+        var created = await cards.CreateAsync(card, cancellationToken);
+        VoiceLog.CardCreated(logger, context.SessionId, created.Id, created.Title);
+        var output = new JsonObject
+        {
+            ["ok"] = true,
+            ["card"] = new JsonObject { ["id"] = created.Id, ["title"] = created.Title, ["stage"] = created.Stage.ToString(), ["workspace"] = folder },
+        };
+        return new(output.ToJsonString(VoiceJson.Options),
+            new JsonObject { ["type"] = "card_created", ["id"] = created.Id, ["title"] = created.Title, ["stage"] = created.Stage.ToString() });
+    }
+
+    private static string InvalidCardJson(string message, Dictionary<string, string[]> fields) => new JsonObject
+    {
+        ["ok"] = false,
+        ["error"] = new JsonObject
+        {
+            ["code"] = InvalidCard,
+            ["message"] = "the card was not created: " + message,
+            ["fields"] = new JsonObject(fields.Select(f => KeyValuePair.Create(f.Key, (JsonNode?)new JsonArray([.. f.Value.Select(v => (JsonNode?)v)])))),
         },
-    };
+    }.ToJsonString(VoiceJson.Options);
+
+    private static string? Text(JsonObject arguments, string name) =>
+        arguments[name] is JsonValue value && value.TryGetValue<string>(out var text) ? text : null;
+
+    private static bool Succeeded(string output) => JsonNode.Parse(output) is JsonObject result && (bool?)result["ok"] == true;
+
+    /// <summary>A kernel function in the realtime session's tool shape, from the same metadata the agents' kernels send.</summary>
+    private static JsonObject Describe(KernelFunctionMetadata function)
+    {
+        var properties = new JsonObject();
+        var required = new JsonArray();
+        foreach (var parameter in function.Parameters)
+        {
+            var schema = parameter.Schema is { } s ? JsonNode.Parse(s.RootElement.GetRawText())!.AsObject() : new JsonObject { ["type"] = "string" };
+            if (!string.IsNullOrEmpty(parameter.Description))
+            {
+                schema["description"] = parameter.Description;
+            }
+
+            properties[parameter.Name] = schema;
+            if (parameter.IsRequired)
+            {
+                required.Add(parameter.Name);
+            }
+        }
+
+        return new JsonObject
+        {
+            ["type"] = "function",
+            ["name"] = function.Name,
+            ["description"] = function.Description,
+            ["parameters"] = new JsonObject { ["type"] = "object", ["properties"] = properties, ["required"] = required },
+        };
+    }
 }
 
 internal static class VoiceJson

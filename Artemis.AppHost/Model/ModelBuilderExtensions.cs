@@ -16,10 +16,20 @@ public static class ModelBuilderExtensions
     public const string OfflineDemoKey = "sk-artemis-offline-demo";
 
     public const string OfflineDemoModel = "gpt-4o-mini";
-
-    /// <summary>The simulator's script in the offline demo, relative to the simulator project.</summary>
-    public const string OfflineDemoScript = "Scripts/offline-demo.json";
     public const string OfflineDemoRealtimeModel = "gpt-realtime-mini";
+
+    /// <summary>
+    /// Turns on the input transcription the simulator fakes (its script says what it hears), so the Voice page shows
+    /// the user's words in the offline demo. With a real model it stays off unless configured: it is billed apart.
+    /// </summary>
+    public const string OfflineDemoTranscriptionModel = "gpt-4o-mini-transcribe";
+
+    /// <summary>
+    /// The offline demo's script, in the simulator project (whose tests load the same file): it plans and solves the
+    /// sample card with two developers, one right and one gaming the tests, and answers the Voice page.
+    /// </summary>
+    public static string OfflineDemoScript() =>
+        Path.Combine(Path.GetDirectoryName(new Projects.Artemis_ModelSimulator().ProjectPath)!, "Scripts", "offline-demo.json");
 
     public static bool IsOfflineDemo(this IDistributedApplicationBuilder builder, string name = ResourceNames.Model) =>
         builder.ExecutionContext.IsRunMode && string.IsNullOrWhiteSpace(builder.Configuration.GetConnectionString(name));
@@ -33,8 +43,7 @@ public static class ModelBuilderExtensions
 
         var simulator = builder.AddProject<Projects.Artemis_ModelSimulator>(name + SimulatorSuffix)
             .WithEnvironment("Simulator__ApiKey", OfflineDemoKey)
-            // Plans and solves the sample card (two developers, one right, one gaming the tests): Scripts/ in the simulator.
-            .WithEnvironment("Simulator__ScriptPath", OfflineDemoScript)
+            .WithEnvironment("Simulator__ScriptPath", OfflineDemoScript())
             .WithHttpHealthCheck("/health");
         var endpoint = simulator.GetEndpoint("http");
         return builder.AddConnectionString(name, ReferenceExpression.Create(

@@ -69,6 +69,14 @@ public sealed class AgentsApiClient(HttpClient http)
         return await ReadAsync<Card>(response, path, cancellationToken);
     }
 
+    /// <summary>A single-use ticket for the voice WebSocket (<c>/api/voice?ticket=…</c>): the browser never holds the key.</summary>
+    public async Task<VoiceTicket> IssueVoiceTicketAsync(CancellationToken cancellationToken)
+    {
+        const string path = "/api/voice/tickets";
+        using var response = await SendAsync(() => http.PostAsync(path, content: null, cancellationToken));
+        return await ReadAsync<VoiceTicket>(response, path, cancellationToken);
+    }
+
     private async Task<T> GetAsync<T>(string path, CancellationToken cancellationToken)
     {
         using var response = await SendAsync(() => http.GetAsync(path, cancellationToken));
@@ -154,6 +162,8 @@ public sealed record CostBreakdown(string Key, long Calls, decimal Usd, long Inp
 public sealed record BudgetState(string Window, decimal LimitUsd, decimal SpentUsd, decimal ReservedUsd);
 
 public sealed record BudgetAlert(DateTimeOffset OccurredAt, string Window, decimal LimitUsd, decimal SpentUsd, double Threshold);
+
+public sealed record VoiceTicket(string Ticket, int ExpiresInSeconds, string Url);
 
 public sealed record ConfigReportResponse(bool Valid, IReadOnlyList<ConfigIssue> Errors, IReadOnlyList<ConfigIssue> Warnings);
 

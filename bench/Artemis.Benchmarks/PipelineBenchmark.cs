@@ -7,9 +7,11 @@ using Artemis.Agents;
 using Artemis.Agents.Cards;
 using Artemis.Agents.Persistence;
 using Artemis.ServiceDefaults;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Artemis.Benchmarks;
 
@@ -22,6 +24,8 @@ namespace Artemis.Benchmarks;
 internal static class PipelineBenchmark
 {
     private const int LatencyMs = 200;
+
+    private static readonly string[] Models = ["gpt-4o-mini"];
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -147,7 +151,7 @@ internal static class PipelineBenchmark
 
     private static string Script() => JsonSerializer.Serialize(new
     {
-        models = new[] { "gpt-4o-mini" },
+        models = Models,
         steps = new object[]
         {
             new { name = "plan", match = new { anyContentContains = "You plan cards for Artemis" }, reply = new { content = "1. Write solution.txt.\n2. Run the tests.", delayMs = LatencyMs } },

@@ -5,7 +5,9 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using Artemis.Agents.Api;
+using Artemis.Agents.Cards;
 using Artemis.Agents.Costs;
+using Artemis.Agents.Files;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
@@ -98,6 +100,8 @@ internal static class VoiceBenchmark
         builder.AddMessaging();
         builder.AddCosts();
         builder.AddModels();
+        builder.AddCards();
+        builder.AddFiles();
         builder.AddApi();
         builder.AddVoice();
         var app = builder.Build();

@@ -21,7 +21,8 @@ public sealed class Chromium : IAsyncDisposable
         _browser = browser;
     }
 
-    public static async Task<Chromium> LaunchAsync()
+    /// <summary>Launches Debian's Chromium; <paramref name="extraArgs"/> add to the usual switches (e.g. <see cref="FakeMicrophone"/>).</summary>
+    public static async Task<Chromium> LaunchAsync(params string[] extraArgs)
     {
         // A missing browser is a broken machine, not a reason to skip: scripts/setup.sh installs it.
         Assert.True(File.Exists(ExecutablePath), $"{ExecutablePath} is missing: install Debian's chromium package (./scripts/setup.sh does)");
@@ -31,19 +32,32 @@ public sealed class Chromium : IAsyncDisposable
             ExecutablePath = ExecutablePath,
             Headless = true,
             // As root Chromium needs --no-sandbox; the rest keep it off the (closed) network.
-            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", .. extraArgs],
         });
         return new Chromium(playwright, browser);
     }
 
-    /// <summary>A page in a context of its own whose relative URLs go to the app's web.</summary>
-    public async Task<IPage> NewPageAsync(ArtemisApp app, ViewportSize? viewport = null)
+    /// <summary>
+    /// Switches for a microphone that plays <paramref name="wav"/> (looped) with no permission prompt, and audio
+    /// that may start without a gesture.
+    /// </summary>
+    public static string[] FakeMicrophone(string wav) =>
+    [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        $"--use-file-for-fake-audio-capture={wav}",
+        "--autoplay-policy=no-user-gesture-required",
+    ];
+
+    /// <summary>A page in a context of its own whose relative URLs go to the app's web; <paramref name="permissions"/> are granted to it.</summary>
+    public async Task<IPage> NewPageAsync(ArtemisApp app, ViewportSize? viewport = null, IEnumerable<string>? permissions = null)
     {
         var web = app.App.GetEndpoint(ResourceNames.Web, "http");
         var context = await _browser.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = web.ToString().TrimEnd('/'),
             ViewportSize = viewport ?? new ViewportSize { Width = 1280, Height = 720 },
+            Permissions = permissions,
         });
         var page = await context.NewPageAsync();
         page.SetDefaultTimeout(30_000);

@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using System.Net.WebSockets;
+using Artemis.Agents.Cards;
 using Artemis.Agents.Costs;
 using Artemis.Agents.Voice;
 using Artemis.ServiceDefaults;
@@ -86,27 +87,32 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
     }
 
     [Fact]
-    public async Task Open_file_shows_the_file_in_the_page_and_create_card_publishes_a_request()
+    public async Task Open_file_shows_the_file_in_the_page_and_create_card_queues_a_real_card()
     {
         await voice.ResetAsync("""
             { "steps": [
                 { "match": { "lastRole": "user" },
                   "reply": { "toolCalls": [ { "id": "call_open", "name": "open_file", "arguments": { "path": "docs/notes.txt" } },
-                                            { "id": "call_card", "name": "create_card", "arguments": { "title": "Add a test", "description": "for notes" } } ] } },
+                                            { "id": "call_card", "name": "create_card", "arguments": { "title": "Add a test", "description": "for notes", "testCommand": "make test", "workspace": "docs" } } ] } },
                 { "match": { "lastRole": "tool" }, "reply": { "content": "Done.", "audioMs": 100 } } ],
               "realtime": { "userTranscripts": [ "show the notes and make a card" ] } }
             """);
         await using var browser = await voice.ConnectAsync();
-        var ready = await browser.WaitForAsync("ready");
+        await browser.WaitForAsync("ready");
 
         await browser.SendAudioAsync(VoiceClient.Turn());
 
         var open = await browser.WaitForAsync("open_file");
         Assert.Equal("docs/notes.txt", (string?)open["path"]);
         Assert.Equal("notes", (string?)open["content"]);
+        var created = await browser.WaitForAsync("card_created");
         await browser.WaitForAsync("transcript", e => (string?)e["role"] == "assistant");
-        var card = Assert.Single(voice.Services.GetRequiredService<VoiceCardRequests>().Recent, r => r.SessionId == (string?)ready["sessionId"]);
+        var card = await voice.Services.GetRequiredService<CardStore>().GetAsync((string)created["id"]!, CancellationToken.None);
         Assert.Equal("Add a test", card.Title);
+        Assert.Equal("make test", card.TestCommand);
+        Assert.EndsWith("/docs", card.Workspace, StringComparison.Ordinal);
+        var result = await browser.WaitForAnyAsync("tool_result", e => (string?)e["name"] == "create_card");
+        Assert.Contains(card.Id, (string?)result["output"], StringComparison.Ordinal);
     }
 
     [Fact]

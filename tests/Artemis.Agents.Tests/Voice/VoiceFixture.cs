@@ -3,7 +3,9 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 using Artemis.Agents.Api;
+using Artemis.Agents.Cards;
 using Artemis.Agents.Costs;
+using Artemis.Agents.Files;
 using Artemis.Agents.Messaging;
 using Artemis.Agents.Models;
 using Artemis.Agents.Persistence;
@@ -102,6 +104,8 @@ public sealed class VoiceFixture : IAsyncLifetime
         builder.AddMessaging();
         builder.AddCosts();
         builder.AddModels();
+        builder.AddCards();
+        builder.AddFiles();
         builder.AddApi();
         builder.AddVoice();
         var app = builder.Build();
