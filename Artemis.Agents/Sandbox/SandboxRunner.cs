@@ -46,11 +46,12 @@ public sealed class SandboxRunner(IOptions<SandboxOptions> options, SandboxEnvir
 
     private static readonly string[] TopLevelSystemFolders = ["bin", "sbin", "lib", "lib32", "lib64", "libx32"];
     private static readonly TimeSpan QuotaPollInterval = TimeSpan.FromMilliseconds(200);
+
     /// <summary>
     /// Slot locks and job files. As root, under /run (only root writes there; a predictable name in the world-writable
     /// /tmp could be pre-made by another user), which the job uids can traverse to reach their read-only job folder.
     /// </summary>
-    private static readonly string StateDirectory = System.Environment.IsPrivilegedProcess && Directory.Exists("/run")
+    public static readonly string StateDirectory = System.Environment.IsPrivilegedProcess && Directory.Exists("/run")
         ? "/run/artemis-sandbox"
         : Path.Combine(Path.GetTempPath(), "artemis-sandbox");
 

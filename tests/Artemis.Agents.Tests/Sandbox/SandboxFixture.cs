@@ -1,5 +1,6 @@
+using System.Collections.Concurrent;
 using Artemis.Agents.Sandbox;
-using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Artemis.Agents.Tests.Sandbox;
@@ -34,7 +35,36 @@ public sealed class SandboxFixture
     };
 
     public SandboxRunner Runner(SandboxOptions? limits = null, SandboxEnvironment? environment = null) =>
-        new(Options.Create(limits ?? SmallLimits()), environment ?? Environment, NullLogger<SandboxRunner>.Instance);
+        new(Options.Create(limits ?? SmallLimits()), environment ?? Environment, _jobs);
+
+    /// <summary>
+    /// The uids the jobs in <paramref name="workspace"/> ran as (from the runner's own "job ended" log). Other tests
+    /// and the whole-app tests run sandbox jobs at the same time: a test looks for leftovers of its own jobs only.
+    /// </summary>
+    public IReadOnlyCollection<int> UidsOf(string workspace) =>
+        _jobs.Uids.TryGetValue(Path.GetFullPath(workspace), out var uids) ? uids.Keys.ToList() : [];
+
+    private readonly JobLog _jobs = new();
+
+    private sealed class JobLog : ILogger<SandboxRunner>
+    {
+        public ConcurrentDictionary<string, ConcurrentDictionary<int, bool>> Uids { get; } = new(StringComparer.Ordinal);
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (state is IReadOnlyList<KeyValuePair<string, object?>> fields
+                && fields.FirstOrDefault(field => field.Key == "Uid").Value is int uid
+                && fields.FirstOrDefault(field => field.Key == "Workspace").Value is string workspace)
+            {
+                Uids.GetOrAdd(Path.GetFullPath(workspace), _ => new()).TryAdd(uid, true);
+            }
+        }
+    }
 
     public static string NewWorkspace() => Directory.CreateTempSubdirectory("artemis-sandbox-ws-").FullName;
 }
