@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Threading.Channels;
+using Artemis.ServiceDefaults;
 
 namespace Artemis.Agents.Voice;
 
@@ -56,7 +57,7 @@ internal sealed class BrowserChannel
             {
                 using var timeout = CancellationTokenSource.CreateLinkedTokenSource(abort);
                 timeout.CancelAfter(TimeSpan.FromSeconds(2));
-                await _socket.CloseOutputAsync(_closeStatus, Truncate(_closeReason), timeout.Token);
+                await _socket.CloseOutputAsync(_closeStatus, WebSocketCloseReasons.Truncate(_closeReason), timeout.Token);
             }
         }
         catch (Exception exception) when (exception is OperationCanceledException or WebSocketException or IOException)
@@ -87,23 +88,6 @@ internal sealed class BrowserChannel
         {
             // The session is closing: nothing more goes to the browser.
         }
-    }
-
-    /// <summary>A close reason has at most 123 bytes of UTF-8.</summary>
-    public static string Truncate(string reason)
-    {
-        if (Encoding.UTF8.GetByteCount(reason) <= 123)
-        {
-            return reason;
-        }
-
-        var cut = reason.Length;
-        while (Encoding.UTF8.GetByteCount(reason.AsSpan(0, cut)) > 120)
-        {
-            cut--;
-        }
-
-        return string.Concat(reason.AsSpan(0, cut), "…");
     }
 
     private readonly record struct Outbound(byte[] Payload, WebSocketMessageType Type);

@@ -136,7 +136,7 @@ public static class VoiceApi
         try
         {
             await browser.SendAsync(message, WebSocketMessageType.Text, true, timeout.Token);
-            await browser.CloseOutputAsync(status, BrowserChannel.Truncate(reason), timeout.Token);
+            await browser.CloseOutputAsync(status, WebSocketCloseReasons.Truncate(reason), timeout.Token);
         }
         catch (Exception exception) when (exception is OperationCanceledException or WebSocketException)
         {

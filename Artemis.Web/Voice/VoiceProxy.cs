@@ -236,7 +236,7 @@ public sealed class VoiceRelay(WebSocket browser, ILogger logger) : IDisposable
             // 1005 (no status) cannot be sent: a close frame without a status has no reason either.
             await (status == WebSocketCloseStatus.Empty
                 ? socket.CloseOutputAsync(WebSocketCloseStatus.Empty, null, timeout.Token)
-                : socket.CloseOutputAsync(status, Truncate(reason), timeout.Token));
+                : socket.CloseOutputAsync(status, WebSocketCloseReasons.Truncate(reason), timeout.Token));
         }
         catch (Exception exception) when (exception is WebSocketException or OperationCanceledException)
         {
@@ -272,22 +272,5 @@ public sealed class VoiceRelay(WebSocket browser, ILogger logger) : IDisposable
     {
         _browserGate.Dispose();
         _upstreamGate.Dispose();
-    }
-
-    /// <summary>A close reason has at most 123 bytes of UTF-8.</summary>
-    private static string Truncate(string reason)
-    {
-        if (Encoding.UTF8.GetByteCount(reason) <= 123)
-        {
-            return reason;
-        }
-
-        var cut = reason.Length;
-        while (Encoding.UTF8.GetByteCount(reason.AsSpan(0, cut)) > 120)
-        {
-            cut--;
-        }
-
-        return string.Concat(reason.AsSpan(0, cut), "…");
     }
 }
