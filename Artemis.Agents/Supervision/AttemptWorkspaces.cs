@@ -29,7 +29,8 @@ public sealed class AttemptWorkspaces(IOptions<WorkspaceOptions> workspace, IOpt
     public const int MaxSourceEntries = 100_000;
 
     private const string BaseRef = "refs/artemis/base";
-    private const string AttemptRef = "refs/artemis/attempt";
+    /// <summary>The attempt's last recorded commit: every recording moves HEAD of its own repository.</summary>
+    private const string AttemptRef = "HEAD";
 
     // Written by running things, not by the agent: left out of diffs (unless the source already tracks them).
     private static readonly string[] Noise =
@@ -126,23 +127,34 @@ public sealed class AttemptWorkspaces(IOptions<WorkspaceOptions> workspace, IOpt
         return folder;
     }
 
-    /// <summary>Records what the attempt's folder now holds as a commit and returns its diff against the source.</summary>
-    public async Task<AttemptChanges> ChangesAsync(string cardId, int attempt, string testCommand, CancellationToken cancellationToken)
+    /// <summary>
+    /// The attempt's diff against the source. With <paramref name="record"/> (when the agent has finished) what its
+    /// folder holds is committed first; without, the last recorded commit is read (the arbiter, later).
+    /// </summary>
+    public async Task<AttemptChanges> ChangesAsync(string cardId, int attempt, string testCommand, CancellationToken cancellationToken, bool record = true)
     {
         var folder = AttemptPath(cardId, attempt);
         var git = Git.For(GitDirectory(cardId, attempt), folder);
-        await Git.RunAsync([.. git, "add", "--all", "."], folder, cancellationToken);
-        await Git.RunAsync([.. git, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", $"attempt {attempt}"], folder, cancellationToken);
-        await Git.RunAsync([.. git, "update-ref", AttemptRef, "HEAD"], folder, cancellationToken);
-
-        var names = await Git.RunAsync([.. git, "diff", "--name-only", "-z", "--no-renames", BaseRef, AttemptRef], folder, cancellationToken);
-        var changed = names.Split('\0', StringSplitOptions.RemoveEmptyEntries);
-        var numbers = await Git.RunAsync([.. git, "diff", "--numstat", "--no-renames", BaseRef, AttemptRef], folder, cancellationToken);
-        var lines = 0;
-        foreach (var line in numbers.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        if (record)
         {
-            var fields = line.Split('\t');
-            lines += (int.TryParse(fields[0], out var added) ? added : 1) + (fields.Length > 1 && int.TryParse(fields[1], out var removed) ? removed : 0);
+            await Git.RunAsync([.. git, "add", "--all", "."], folder, cancellationToken);
+            await Git.RunAsync([.. git, "commit", "--quiet", "--allow-empty", "--no-verify", "-m", $"attempt {attempt}"], folder, cancellationToken);
+        }
+
+        // "added<TAB>deleted<TAB>path<NUL>" per file ("-" for binary files): the changed paths and the line count at once.
+        var numbers = await Git.RunAsync([.. git, "diff", "--numstat", "-z", "--no-renames", BaseRef, AttemptRef], folder, cancellationToken);
+        var changed = new List<string>();
+        var lines = 0;
+        foreach (var entry in numbers.Split('\0', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var fields = entry.Split('\t', 3);
+            if (fields.Length < 3)
+            {
+                continue;
+            }
+
+            changed.Add(fields[2]);
+            lines += (int.TryParse(fields[0], out var added) ? added : 1) + (int.TryParse(fields[1], out var removed) ? removed : 0);
         }
 
         var diff = await Git.RunAsync([.. git, "diff", "--no-color", "--no-ext-diff", "--no-renames", BaseRef, AttemptRef], folder, cancellationToken);

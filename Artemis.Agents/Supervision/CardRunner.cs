@@ -225,21 +225,21 @@ public sealed class CardRunner(
         }, cancellationToken);
 
         var attempts = (await cards.GetDetailsAsync(card.Id, cancellationToken)).Attempts;
-        var standings = new List<AttemptStanding>();
-        foreach (var attempt in attempts)
+        // Every attempt not yet tested is tested at once: each in its own tree, as its own sandbox uid.
+        var standings = await Task.WhenAll(attempts.Select(async attempt =>
         {
             var passed = attempt.TestsPassed;
             var failures = attempt.TestsFailed;
             var editsTests = attempt.EditsTests;
             if (passed is null && Directory.Exists(workspaces.AttemptPath(card.Id, attempt.Number)))
             {
-                var changes = await workspaces.ChangesAsync(card.Id, attempt.Number, card.TestCommand, cancellationToken);
+                var changes = await workspaces.ChangesAsync(card.Id, attempt.Number, card.TestCommand, cancellationToken, record: false);
                 var run = await arbiter.EvaluateAsync(card, lease, attempt.Number, attempt.Agent, changes, cancellationToken);
                 (passed, failures, editsTests) = (run.Passed, run.Failures, changes.EditsTests);
             }
 
-            standings.Add(new AttemptStanding(attempt.Number, attempt.Agent, attempt.Status, passed == true, failures, editsTests, attempt.DiffLines ?? 0, attempt.CostUsd));
-        }
+            return new AttemptStanding(attempt.Number, attempt.Agent, attempt.Status, passed == true, failures, editsTests, attempt.DiffLines ?? 0, attempt.CostUsd);
+        }));
 
         var verdict = Arbiter.Choose(standings);
         var winner = verdict.Winner is { } number ? attempts.Single(attempt => attempt.Number == number) : null;
