@@ -34,6 +34,9 @@ public sealed class EventPublisher(
     /// <summary>The advisory lock key of event publishing ("Artemis" and 1 in ASCII), one for the whole database.</summary>
     private const long PublishLockKey = 0x4172_7465_6D69_7301;
 
+    /// <summary>Batches written under one hold of the publish lock before it is let go for others.</summary>
+    private const int MaxBatchesPerHold = 8;
+
     private readonly int _maxLength = options.Value.StreamMaxLength;
     private readonly int _batchSize = options.Value.PublishBatchSize;
     private readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
@@ -124,58 +127,117 @@ public sealed class EventPublisher(
         }
     }
 
-    /// <summary>The one writer of queued events: whatever queued up while the last batch was written goes next.</summary>
+    /// <summary>
+    /// The one writer of queued events. A burst is written as a run of batches on one connection under one hold of the
+    /// publish lock (at most <see cref="MaxBatchesPerHold"/>, so transactional publishers, here or in another replica,
+    /// get their turn), and each batch's stream write is in flight while the next batch is inserted: both go to Redis
+    /// on one connection in the order they were sent, so the stream stays in id order.
+    /// </summary>
     private async Task WriteQueuedAsync()
     {
-        var batch = new List<Pending>(_batchSize);
         while (await _queue.Reader.WaitToReadAsync())
         {
-            while (batch.Count < _batchSize && _queue.Reader.TryRead(out var pending))
+            var batch = TakeBatch();
+            if (batch.Count == 0)
             {
-                batch.Add(pending);
+                continue;
             }
 
+            NpgsqlConnection connection;
             try
             {
-                var stored = await StoreBatchAsync(batch);
-                for (var i = 0; i < batch.Count; i++)
-                {
-                    batch[i].Done!.TrySetResult(stored[i]);
-                }
+                // Not cancellable: publishers may have stopped waiting, but what they queued is published.
+                connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
             }
             catch (Exception exception)
             {
-                // The batch is one transaction: none of it is stored, and every publisher in it hears why.
-                foreach (var pending in batch)
-                {
-                    pending.Done!.TrySetException(exception);
-                }
+                Fail(batch, exception);
+                continue;
             }
 
-            batch.Clear();
+            var inFlight = new List<Task>();
+            await using (connection)
+            {
+                try
+                {
+                    await LockAsync(connection, "pg_advisory_lock", CancellationToken.None);
+                }
+                catch (Exception exception)
+                {
+                    Fail(batch, exception);
+                    continue;
+                }
+
+                try
+                {
+                    for (var batches = 1; ; batches++)
+                    {
+                        try
+                        {
+                            IReadOnlyList<CardEvent> stored;
+                            await using (var transaction = await connection.BeginTransactionAsync(CancellationToken.None))
+                            {
+                                stored = await InsertAsync(connection, transaction, batch, CancellationToken.None);
+                                await transaction.CommitAsync(CancellationToken.None);
+                            }
+
+                            inFlight.Add(CompleteAfterStreamAsync(batch, stored));
+                        }
+                        catch (Exception exception)
+                        {
+                            // The batch is one transaction: none of it is stored, and every publisher in it hears why.
+                            Fail(batch, exception);
+                            break;
+                        }
+
+                        if (batches >= MaxBatchesPerHold || (batch = TakeBatch()).Count == 0)
+                        {
+                            break;
+                        }
+                    }
+                }
+                finally
+                {
+                    // The lock is held until every stream write of the run is done: the next holder's entries follow.
+                    await Task.WhenAll(inFlight);
+                    try
+                    {
+                        await LockAsync(connection, "pg_advisory_unlock", CancellationToken.None);
+                    }
+                    catch (NpgsqlException)
+                    {
+                        // The connection broke: closing it releases the lock.
+                    }
+                }
+            }
         }
     }
 
-    private async Task<IReadOnlyList<CardEvent>> StoreBatchAsync(List<Pending> batch)
+    private List<Pending> TakeBatch()
     {
-        // Not cancellable: publishers may have stopped waiting, but what they queued is published.
-        await using var connection = await dataSource.OpenConnectionAsync(CancellationToken.None);
-        await LockAsync(connection, "pg_advisory_lock", CancellationToken.None);
-        try
+        var batch = new List<Pending>(_batchSize);
+        while (batch.Count < _batchSize && _queue.Reader.TryRead(out var pending))
         {
-            IReadOnlyList<CardEvent> stored;
-            await using (var transaction = await connection.BeginTransactionAsync(CancellationToken.None))
-            {
-                stored = await InsertAsync(connection, transaction, batch, CancellationToken.None);
-                await transaction.CommitAsync(CancellationToken.None);
-            }
-
-            await AddToStreamAsync(stored);
-            return stored;
+            batch.Add(pending);
         }
-        finally
+
+        return batch;
+    }
+
+    private async Task CompleteAfterStreamAsync(List<Pending> batch, IReadOnlyList<CardEvent> stored)
+    {
+        await AddToStreamAsync(stored);
+        for (var i = 0; i < batch.Count; i++)
         {
-            await LockAsync(connection, "pg_advisory_unlock", CancellationToken.None);
+            batch[i].Done!.TrySetResult(stored[i]);
+        }
+    }
+
+    private static void Fail(List<Pending> batch, Exception exception)
+    {
+        foreach (var pending in batch)
+        {
+            pending.Done!.TrySetException(exception);
         }
     }
 
