@@ -87,7 +87,10 @@ internal static class PipelineBenchmark
         report.AppendLine("The developers' model calls overlap (they wait on the model together); what does not overlap is CPU work on a");
         report.AppendLine("2-core machine: four workspace copies and git baselines, and the arbiter's sandboxed test runs (two per attempt).");
         var path = Path.Combine(FindRoot(), "bench", "results", "pipeline.md");
-        await File.WriteAllTextAsync(path, report.ToString());
+        // The hand-written analysis below the figures is kept when they are rewritten.
+        var kept = File.Exists(path) ? await File.ReadAllTextAsync(path) : "";
+        var analysis = kept.IndexOf("\n## Analysis", StringComparison.Ordinal);
+        await File.WriteAllTextAsync(path, report + (analysis >= 0 ? kept[analysis..] : ""));
         Console.WriteLine(report);
         return 0;
     }
