@@ -33,7 +33,7 @@ public static class ConfigurationValidator
         CheckAgents(configuration, report);
         CheckPersistence(configuration, report);
         CheckMessaging(configuration, report);
-        CheckVoice(configuration, report);
+        CheckVoice(configuration, catalog, report);
         CheckConnectionStrings(configuration, report);
         return report.Build();
     }
@@ -353,7 +353,7 @@ public static class ConfigurationValidator
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.PublishBatchSize)}", 1, 10_000, report);
     }
 
-    private static void CheckVoice(IConfiguration configuration, ConfigurationReportBuilder report)
+    private static void CheckVoice(IConfiguration configuration, PriceCatalog? catalog, ConfigurationReportBuilder report)
     {
         const string section = VoiceOptions.SectionName;
         // The options' [Range] attributes are the limits: one place says them.
@@ -370,10 +370,12 @@ public static class ConfigurationValidator
             report.Error(thresholdKey, $"must be a number between 0 and 1, was '{threshold}'");
         }
 
-        if (!string.IsNullOrWhiteSpace(configuration[$"{section}:{nameof(VoiceOptions.TranscriptionModel)}"]))
+        var transcription = configuration[$"{section}:{nameof(VoiceOptions.TranscriptionModel)}"];
+        if (!string.IsNullOrWhiteSpace(transcription) && catalog is not null
+            && (!catalog.TryGetPrice(transcription, out var price) || price.AudioInputUsdPer1M is null))
         {
-            report.Warning($"{section}:{nameof(VoiceOptions.TranscriptionModel)}",
-                "the provider bills input transcription separately and Artemis does not price it yet: that spend is outside the budgets");
+            report.Error($"{section}:{nameof(VoiceOptions.TranscriptionModel)}",
+                $"'{transcription}' has no audio input price: add {PriceCatalog.SectionName}:{transcription}:AudioInputUsdPer1M, InputUsdPer1M and OutputUsdPer1M (transcription is billed apart, and Artemis never calls an unpriced model)");
         }
     }
 

@@ -26,8 +26,18 @@ public sealed class VoiceCosts(
     BudgetGuard budgets,
     BudgetWindows windows,
     CostRecorder recorder,
+    PriceCatalog catalog,
     TimeProvider time)
 {
+    /// <summary>The speech recognition's price when it is on (the configuration check made sure it has one).</summary>
+    private readonly ModelPrice? _transcriptionPrice =
+        string.IsNullOrWhiteSpace(options.TranscriptionModel) ? null : catalog.GetPrice(options.TranscriptionModel);
+
+    private static readonly CostAttribution TranscriptionAttribution = new(null, "voice", "transcription");
+
+    private readonly Dictionary<string, PendingResponse> _transcriptions = new(StringComparer.Ordinal);
+    private long _uncommittedAudioBytes;
+
     /// <summary>A reservation outlives a response by far; one left by a killed process is swept after this.</summary>
     private static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(10);
 
@@ -58,6 +68,7 @@ public sealed class VoiceCosts(
         lock (_gate)
         {
             _added += tokens;
+            _uncommittedAudioBytes += bytes24k;
         }
     }
 
@@ -165,6 +176,116 @@ public sealed class VoiceCosts(
         }
 
         return (cost, estimated);
+    }
+
+    /// <summary>
+    /// When the model commits the user's audio it also starts transcribing it (billed apart, by the transcription
+    /// model): the worst case of that is reserved here, from the audio committed (at
+    /// <see cref="VoiceOptions.AudioTokensPerSecondBound"/>) and <see cref="VoiceOptions.MaxOutputTokens"/> of text.
+    /// Throws <see cref="BudgetExceededException"/> when the budgets cannot pay for it: the session ends.
+    /// </summary>
+    public async Task ReserveTranscriptionAsync(string itemId)
+    {
+        if (_transcriptionPrice is null)
+        {
+            return;
+        }
+
+        long bytes;
+        lock (_gate)
+        {
+            bytes = _uncommittedAudioBytes;
+            _uncommittedAudioBytes = 0;
+        }
+
+        var audioTokens = (bytes * options.AudioTokensPerSecondBound + 48_000 - 1) / 48_000;
+        var worstCase = TranscriptionCost(audioTokens, audioTokens, options.MaxOutputTokens);
+        var now = time.GetUtcNow();
+        var pending = new PendingResponse($"voice-transcription-{sessionId}-{itemId}", now, worstCase, windows.For(now, null));
+        await budgets.ReserveAsync(pending.ReservationId, pending.Windows, worstCase.Usd, ReservationLifetime);
+        lock (_gate)
+        {
+            _transcriptions[itemId] = pending;
+        }
+    }
+
+    /// <summary>
+    /// Settles the transcription of <paramref name="itemId"/> from the usage it reported (input, of which audio, and
+    /// output tokens), counted once per item; a missing or impossible usage is charged its reserved worst case.
+    /// </summary>
+    public async Task<CallCost?> SettleTranscriptionAsync(string itemId, long? inputTokens, long? audioTokens, long? outputTokens,
+        ILogger logger, CancellationToken cancellationToken)
+    {
+        if (_transcriptionPrice is null)
+        {
+            return null;
+        }
+
+        PendingResponse? pending;
+        lock (_gate)
+        {
+            _transcriptions.Remove(itemId, out pending);
+        }
+
+        CallCost cost;
+        var estimated = false;
+        try
+        {
+            cost = inputTokens is { } input && outputTokens is { } output && audioTokens is { } audio && audio <= input
+                ? TranscriptionCost(input, audio, output)
+                : throw new InvalidUsageException("the transcription reported no token usage");
+        }
+        catch (InvalidUsageException exception)
+        {
+            cost = pending?.WorstCase ?? TranscriptionCost(0, 0, options.MaxOutputTokens);
+            estimated = true;
+            VoiceLog.ChargedWorstCase(logger, sessionId, "transcription of " + itemId, exception.Message, cost.Usd);
+        }
+
+        lock (_gate)
+        {
+            SessionUsd += cost.Usd;
+        }
+
+        var occurred = pending?.StartedAt ?? time.GetUtcNow();
+        await recorder.RecordAsync($"voice-transcription-{sessionId}-{itemId}", pending?.Windows ?? windows.For(occurred, null), occurred, cost,
+            TranscriptionAttribution, estimated, cancellationToken);
+        if (pending is not null)
+        {
+            await budgets.ReleaseAsync(pending.ReservationId, pending.Windows);
+        }
+
+        return cost;
+    }
+
+    /// <summary>Gives back the reservations of transcriptions that will not report (failed, or the session ended).</summary>
+    public async Task ReleaseTranscriptionsAsync(string? itemId = null)
+    {
+        List<PendingResponse> released;
+        lock (_gate)
+        {
+            released = itemId is null
+                ? [.. _transcriptions.Values]
+                : _transcriptions.Remove(itemId, out var one) ? [one] : [];
+            if (itemId is null)
+            {
+                _transcriptions.Clear();
+            }
+        }
+
+        foreach (var pending in released)
+        {
+            await budgets.ReleaseAsync(pending.ReservationId, pending.Windows);
+        }
+    }
+
+    private CallCost TranscriptionCost(long inputTokens, long audioTokens, long outputTokens)
+    {
+        var usage = new Microsoft.Extensions.AI.UsageDetails { InputTokenCount = inputTokens, OutputTokenCount = outputTokens, TotalTokenCount = inputTokens + outputTokens };
+#pragma warning disable MEAI001 // audio counts are experimental in Microsoft.Extensions.AI
+        usage.InputAudioTokenCount = audioTokens;
+#pragma warning restore MEAI001
+        return CallCost.Price(options.TranscriptionModel, _transcriptionPrice!, usage);
     }
 
     public sealed record PendingResponse(string ReservationId, DateTimeOffset StartedAt, CallCost WorstCase, IReadOnlyList<BudgetWindow> Windows);

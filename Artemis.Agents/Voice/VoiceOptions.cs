@@ -15,8 +15,8 @@ public sealed class VoiceOptions
 
     /// <summary>
     /// The speech recognition model that gives the user's words as text (e.g. <c>gpt-4o-mini-transcribe</c>); empty,
-    /// the default, turns user transcripts off. The provider bills transcription apart from the response, and Artemis
-    /// does not price it yet, so it is off unless asked for (the configuration report warns when it is on).
+    /// the default, turns user transcripts off. The provider bills transcription apart from the response: each
+    /// utterance's transcription is reserved and priced like a call (ADR 008), so the model needs an audio input price.
     /// </summary>
     public string TranscriptionModel { get; set; } = "";
 

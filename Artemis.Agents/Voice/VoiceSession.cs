@@ -372,11 +372,18 @@ public sealed class VoiceSession : IDisposable
             case RealtimeServerUpdateInputAudioBufferSpeechStopped:
                 await _out.SendEventAsync(new JsonObject { ["type"] = "speech_stopped" });
                 break;
-            case RealtimeServerUpdateInputAudioBufferCommitted:
+            case RealtimeServerUpdateInputAudioBufferCommitted committed:
+                // Throws BudgetExceededException before the response is asked for: the session ends cleanly.
+                await _costs.ReserveTranscriptionAsync(committed.ItemId);
                 await RequestResponseAsync(cancellationToken);
                 break;
             case RealtimeServerUpdateConversationItemInputAudioTranscriptionCompleted transcript:
                 await _out.SendEventAsync(new JsonObject { ["type"] = "transcript", ["role"] = "user", ["itemId"] = transcript.ItemId, ["text"] = transcript.Transcript });
+                var (inputTokens, audioTokens, outputTokens) = TranscriptionTokens(transcript.Usage);
+                await _costs.SettleTranscriptionAsync(transcript.ItemId, inputTokens, audioTokens, outputTokens, _logger, cancellationToken);
+                break;
+            case RealtimeServerUpdateConversationItemInputAudioTranscriptionFailed failed:
+                await _costs.ReleaseTranscriptionsAsync(failed.ItemId);
                 break;
             case RealtimeServerUpdateResponseCreated created:
                 lock (_gate)
@@ -628,11 +635,19 @@ public sealed class VoiceSession : IDisposable
         {
             await _costs.SettleAsync(pending, responseId ?? pending.ReservationId, began: responseId is not null, null, _logger, CancellationToken.None);
         }
+
+        // A transcription still running when the session ends will not report here: its reservation goes back.
+        await _costs.ReleaseTranscriptionsAsync();
     }
 
     private Task SendUpstreamAsync(JsonObject command, CancellationToken cancellationToken) =>
         _upstream.SendCommandAsync(BinaryData.FromString(command.ToJsonString(VoiceJson.Options)),
             new System.ClientModel.Primitives.RequestOptions { CancellationToken = cancellationToken });
+
+    private static (long? Input, long? Audio, long? Output) TranscriptionTokens(RealtimeTranscriptionUsage? usage) =>
+        usage is RealtimeTranscriptionTokenUsage tokens
+            ? (tokens.InputTokenCount, tokens.InputTokenDetails?.AudioTokenCount, tokens.OutputTokenCount)
+            : (null, null, null);
 
     private static RealtimeUsage? Read(RealtimeResponseUsage? usage)
     {

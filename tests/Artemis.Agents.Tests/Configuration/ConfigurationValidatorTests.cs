@@ -201,13 +201,15 @@ public sealed class ConfigurationValidatorTests : IDisposable
         AssertError(ValidateWith((key, value)), key, fragment);
 
     [Fact]
-    public void Voice_transcription_is_a_warning_that_its_spend_is_outside_the_budgets()
+    public void Voice_transcription_with_a_priced_model_is_valid_and_without_an_audio_price_is_refused()
     {
-        var report = ValidateWith(("Artemis:Voice:TranscriptionModel", "gpt-4o-mini-transcribe"));
+        var priced = ValidateWith(("Artemis:Voice:TranscriptionModel", "gpt-4o-mini-transcribe"));
+        Assert.True(priced.IsValid);
+        Assert.DoesNotContain(priced.Warnings, warning => warning.Key == "Artemis:Voice:TranscriptionModel");
 
-        Assert.True(report.IsValid);
-        var warning = Assert.Single(report.Warnings, warning => warning.Key == "Artemis:Voice:TranscriptionModel");
-        Assert.Contains("outside the budgets", warning.Message, StringComparison.Ordinal);
+        AssertError(ValidateWith(("Artemis:Voice:TranscriptionModel", "whisper-9")), "Artemis:Voice:TranscriptionModel", "'whisper-9' has no audio input price");
+        // A chat model has a price but none for audio: it cannot be priced as a transcription.
+        AssertError(ValidateWith(("Artemis:Voice:TranscriptionModel", "gpt-4o-mini")), "Artemis:Voice:TranscriptionModel", "has no audio input price");
     }
 
     [Theory]

@@ -5,6 +5,7 @@ using Artemis.Agents.Costs;
 using Artemis.Agents.Voice;
 using Artemis.ServiceDefaults;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace Artemis.Agents.Tests.Voice;
 
@@ -56,6 +57,41 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
         await browser.WaitForAsync("usage");
         Assert.Equal(500 * 48, browser.AudioBytes); // 500 ms of PCM16 at 24 kHz, as binary frames
         Assert.Equal(5, browser.AudioFrames);
+    }
+
+    [Fact]
+    public async Task The_speech_recognition_of_the_user_s_words_is_priced_from_its_usage_once_and_its_reservation_given_back()
+    {
+        await voice.ResetAsync("""
+            { "steps": [], "fallback": { "content": "Noted.", "audioMs": 300 }, "realtime": { "userTranscripts": [ "price my words" ] } }
+            """);
+        string session;
+        await using (var browser = await voice.ConnectAsync())
+        {
+            session = (string)(await browser.WaitForAsync("ready"))["sessionId"]!;
+            await browser.SendAudioAsync(VoiceClient.Turn());
+            Assert.Equal("price my words", (string?)(await browser.WaitForAsync("transcript", e => (string?)e["role"] == "user"))["text"]);
+            await browser.WaitForAsync("usage");
+        }
+
+        var row = Assert.Single(await TranscriptionRowsAsync(session));
+        Assert.Equal(("gpt-4o-mini-transcribe", "voice", false), (row.Model, row.Stage, row.Estimated));
+        // The simulator: input = audio tokens = ceil(committed ms / 100), output = ceil(14 characters / 4) + 1.
+        Assert.True(row.AudioInputTokens > 0);
+        Assert.Equal(row.InputTokens, row.AudioInputTokens);
+        Assert.Equal(5, row.OutputTokens);
+        Assert.Equal((row.AudioInputTokens * 3.00m + 5 * 5.00m) / 1_000_000m, row.Usd);
+
+        // Nothing of the session stays reserved once it has ended.
+        var guard = voice.Services.GetRequiredService<BudgetGuard>();
+        var day = voice.Services.GetRequiredService<BudgetWindows>().For(null)[0];
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await guard.StateAsync(day)).ReservedUsd != 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.Equal(0m, (await guard.StateAsync(day)).ReservedUsd);
     }
 
     [Fact]
@@ -159,7 +195,7 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
               "realtime": { "userTranscripts": [ "one", "two" ] } }
             """);
         await using var browser = await voice.ConnectAsync();
-        await browser.WaitForAsync("ready");
+        var session = (string)(await browser.WaitForAsync("ready"))["sessionId"]!;
 
         await browser.SendAudioAsync(VoiceClient.Turn());
         var first = await browser.WaitForAsync("usage");
@@ -171,7 +207,10 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
         const decimal Expected = (0 * 4.00m + 700 * 0.40m + 300 * 32.00m + 200 * 16.00m + 300 * 64.00m) / 1_000_000m;
         Assert.Equal(0.03228m, Expected);
         Assert.Equal(Expected, (decimal)first["usd"]!);
-        Assert.Equal(2 * Expected, (decimal)second["sessionUsd"]!);
+        // The session's spend is its responses and the transcriptions of its two utterances (priced on their own rows).
+        var transcriptions = await TranscriptionRowsAsync(session);
+        Assert.Equal(2, transcriptions.Count);
+        Assert.Equal(2 * Expected + transcriptions.Sum(row => row.Usd), (decimal)second["sessionUsd"]!);
 
         var responses = await voice.RealtimeResponsesAsync();
         Assert.Equal(2, responses.Count);
@@ -281,5 +320,24 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
         {
             await app.DisposeAsync();
         }
+    }
+
+    /// <summary>The ledger rows of a session's input transcriptions (their call ids carry the session id).</summary>
+    private async Task<List<VoiceLedgerRow>> TranscriptionRowsAsync(string session)
+    {
+        await voice.Services.GetRequiredService<CostLedger>().DrainAsync(CancellationToken.None);
+        await using var command = voice.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand(
+            "SELECT call_id FROM cost_entries WHERE starts_with(call_id, $1)");
+        command.Parameters.Add(new NpgsqlParameter { Value = $"voice-transcription-{session}-" });
+        var ids = new List<string>();
+        await using (var reader = await command.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                ids.Add(reader.GetString(0));
+            }
+        }
+
+        return await voice.LedgerAsync(ids);
     }
 }
