@@ -109,7 +109,8 @@ public static class EventKinds
     public const string TestResult = "test.result";
     public const string Cost = "cost";
     public const string BudgetAlert = "budget.alert";
+    public const string Intervention = "supervisor.intervention";
 
     public static readonly IReadOnlyList<string> All =
-        [CardCreated, CardStage, CardCancelled, AgentMessage, ToolCall, TestResult, Cost, BudgetAlert];
+        [CardCreated, CardStage, CardCancelled, AgentMessage, ToolCall, TestResult, Cost, BudgetAlert, Intervention];
 }

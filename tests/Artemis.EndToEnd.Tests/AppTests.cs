@@ -267,7 +267,7 @@ public sealed class AppTests(RunningApp running) : IClassFixture<RunningApp>
 
         Assert.Contains("<h1>Live</h1>", html, StringComparison.Ordinal);
         Assert.DoesNotContain("live-error", html, StringComparison.Ordinal);
-        foreach (var kind in new[] { "card.created", "card.stage", "card.cancelled", "agent.message", "tool.call", "test.result", "cost", "budget.alert" })
+        foreach (var kind in new[] { "card.created", "card.stage", "card.cancelled", "agent.message", "tool.call", "test.result", "cost", "budget.alert", "supervisor.intervention" })
         {
             Assert.Contains($"value=\"{kind}\"", html, StringComparison.Ordinal);
         }

@@ -76,6 +76,7 @@ public static class EventText
         EventKinds.TestResult => "#107c10",
         EventKinds.Cost => "#8a6d00",
         EventKinds.BudgetAlert => "#c50f1f",
+        EventKinds.Intervention => "#ca5010",
         _ => "#616161",
     };
 
