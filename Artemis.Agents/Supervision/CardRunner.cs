@@ -40,7 +40,7 @@ public sealed class CardRunner(
                     await MoveAsync(lease, CardStage.Queued, CardStage.Planning, $"claimed by {lease.Owner}", cancellationToken);
                     break;
                 case CardStage.Planning:
-                    var plan = await planner.PlanAsync(card, cancellationToken);
+                    var plan = await PlanAsync(card, cancellationToken);
                     await MoveAsync(lease, CardStage.Planning, CardStage.Developing, "planned", cancellationToken, plan: plan);
                     break;
                 case CardStage.Developing:
@@ -95,6 +95,29 @@ public sealed class CardRunner(
 
         await leases.ReleaseAsync(lease, cancellationToken);
         workspaces.Delete(lease.CardId);
+    }
+
+    /// <summary>
+    /// The plan, with the supervisor's own retries (<c>Artemis:Agents:AttemptRetries</c>) of a model call that still
+    /// failed after Polly's HTTP retries; a budget refusal is not retried.
+    /// </summary>
+    private async Task<string> PlanAsync(Card card, CancellationToken cancellationToken)
+    {
+        for (var retry = 1; ; retry++)
+        {
+            try
+            {
+                return await planner.PlanAsync(card, cancellationToken);
+            }
+            catch (Exception exception) when (retry <= options.Value.AttemptRetries
+                && exception is not (OperationCanceledException or BudgetExceededException or CardWorkStoppedException))
+            {
+                SupervisionLog.TurnRetried(logger, card.Id, Planner.Agent, retry, exception.Message);
+                await events.PublishAsync(card.Id, EventKinds.Intervention,
+                    new { Agent = Planner.Agent, Action = "retry", Reason = $"the planning call failed ({exception.Message}); retry {retry}" }, cancellationToken);
+                await Task.Delay(TimeSpan.FromSeconds(retry), cancellationToken);
+            }
+        }
     }
 
     private async Task DevelopAsync(Card card, CardLease lease, CancellationToken cancellationToken)

@@ -80,6 +80,49 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
     }
 
     [Fact]
+    public async Task A_planning_call_that_fails_is_retried_by_the_supervisor_and_the_card_still_gets_done()
+    {
+        // The demo's script with one more step first: a planner that answers 500 once for this card (Polly's own
+        // retries are off in this fixture, so the failure reaches the supervisor).
+        var script = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(SupervisorFixture.DemoScript))!.AsObject();
+        script["steps"]!.AsArray().Insert(0, System.Text.Json.Nodes.JsonNode.Parse("""
+            { "name": "flaky planner", "match": { "anyContentContains": "You plan cards for Artemis", "lastContentContains": "(flaky planner)" },
+              "fault": { "kind": "status", "status": 500, "times": 1 },
+              "reply": { "content": "1. Fix add() in calc.py.\n2. Run the tests." } }
+            """));
+        using (var put = await fixture.Simulator.PutAsync("_sim/script", new StringContent(script.ToJsonString(), System.Text.Encoding.UTF8, "application/json")))
+        {
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        }
+
+        try
+        {
+            using var response = await fixture.Client.PostAsJsonAsync("api/cards", new
+            {
+                title = "Fix add() in the calculator sample (flaky planner)",
+                description = OfflineDemoSample.Description + " (flaky planner)",
+                workspace = fixture.NewSampleProject(),
+                testCommand = OfflineDemoSample.TestCommand,
+            });
+            var card = (await response.Content.ReadFromJsonAsync<Card>())!;
+
+            var details = await fixture.WaitFinishedAsync(card.Id);
+
+            Assert.Equal((CardStage.Done, 1), (details.Card.Stage, details.Card.WinnerAttempt));
+            var planning = (await fixture.ModelRequestsAsync(card.Id)).Where(request => (string?)request["step"] == "flaky planner").ToList();
+            Assert.Equal([500, 200], planning.Select(request => (int?)request["status"]));
+            Assert.Equal(1, await fixture.ScalarAsync(
+                "SELECT count(*) FROM events WHERE card_id = $1 AND kind = 'supervisor.intervention' AND payload->>'action' = 'retry'", card.Id));
+            Assert.Equal(Stages, await fixture.StageMovesAsync(card.Id));
+        }
+        finally
+        {
+            using var restore = await fixture.Simulator.PutAsync("_sim/script",
+                new StringContent(await File.ReadAllTextAsync(SupervisorFixture.DemoScript), System.Text.Encoding.UTF8, "application/json"));
+        }
+    }
+
+    [Fact]
     public async Task Two_replicas_on_one_database_never_work_on_the_same_card()
     {
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
