@@ -46,7 +46,7 @@ internal static class CostsBenchmark
         await EndToEndAsync(host.Services, infrastructure, report);
         await ReservationsAsync(host.Services, infrastructure, report);
 
-        var path = Path.Combine(FindRoot(), "bench", "results", "costs.md");
+        var path = BenchResults.PathOf("costs.md");
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         await File.WriteAllTextAsync(path, report.ToString());
         Console.WriteLine(report);
@@ -241,19 +241,6 @@ internal static class CostsBenchmark
     private static string Micro(TimeSpan value) => $"{value.TotalMicroseconds:0.0} µs";
 
     private static string Milli(TimeSpan value) => $"{value.TotalMilliseconds:0.00} ms";
-
-    private static string FindRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Artemis.sln not found");
-    }
 
     /// <summary>A model that answers at once with fixed usage: the baseline that isolates what the filter adds.</summary>
     private sealed class InstantChatClient : IChatClient

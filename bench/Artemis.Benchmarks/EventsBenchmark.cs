@@ -26,7 +26,6 @@ namespace Artemis.Benchmarks;
 internal static class EventsBenchmark
 {
     private const string ApiKey = "bench-events-api-key-0123456789";
-    private const string AnalysisHeading = "## Analysis";
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -69,8 +68,7 @@ internal static class EventsBenchmark
             await Task.WhenAll(clients.Append(global).Select(task => task.ContinueWith(_ => { }, TaskScheduler.Default)));
 
             var report = Report(run, loadBefore, rate, seconds, warmupSeconds, cardCount, wall, complete);
-            var path = Path.Combine(FindRoot(), "bench", "results", "events.md");
-            await File.WriteAllTextAsync(path, report + KeptAnalysis(path));
+            await BenchResults.WriteKeepingAnalysisAsync("events.md", report);
             Console.WriteLine(report);
             return run.Verify().Count == 0 && complete ? 0 : 1;
         }
@@ -285,36 +283,10 @@ internal static class EventsBenchmark
         }
     }
 
-    /// <summary>The hand-written analysis under <see cref="AnalysisHeading"/> in the previous result, kept across runs.</summary>
-    private static string KeptAnalysis(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return "";
-        }
-
-        var previous = File.ReadAllText(path);
-        var at = previous.IndexOf(AnalysisHeading, StringComparison.Ordinal);
-        return at < 0 ? "" : Environment.NewLine + previous[at..];
-    }
-
     private static int Option(string[] args, string name, int fallback)
     {
         var at = Array.IndexOf(args, name);
         return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1], CultureInfo.InvariantCulture) : fallback;
-    }
-
-    private static string FindRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Artemis.sln not found");
     }
 
     private sealed record Payload(int Seq);

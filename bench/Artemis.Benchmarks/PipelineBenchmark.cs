@@ -86,11 +86,8 @@ internal static class PipelineBenchmark
         report.AppendLine();
         report.AppendLine("The developers' model calls overlap (they wait on the model together); what does not overlap is CPU work on a");
         report.AppendLine("2-core machine: four workspace copies and git baselines, and the arbiter's sandboxed test runs (two per attempt).");
-        var path = Path.Combine(FindRoot(), "bench", "results", "pipeline.md");
         // The hand-written analysis below the figures is kept when they are rewritten.
-        var kept = File.Exists(path) ? await File.ReadAllTextAsync(path) : "";
-        var analysis = kept.IndexOf("\n## Analysis", StringComparison.Ordinal);
-        await File.WriteAllTextAsync(path, report + (analysis >= 0 ? kept[analysis..] : ""));
+        await BenchResults.WriteKeepingAnalysisAsync("pipeline.md", report.ToString());
         Console.WriteLine(report);
         return 0;
     }
@@ -168,16 +165,5 @@ internal static class PipelineBenchmark
     {
         var sorted = values.Order().ToList();
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
-    }
-
-    private static string FindRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("Run from inside the repository.");
     }
 }

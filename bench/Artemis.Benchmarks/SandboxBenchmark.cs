@@ -61,7 +61,7 @@ internal static class SandboxBenchmark
             report.AppendLine("read_file's added cost over `File.ReadAllText` is the JSON result: the content is escaped into a JSON string");
             report.AppendLine("(a second pass over the megabyte) besides the lstat walk of each path component, which is microseconds.");
 
-            var path = Path.Combine(FindRoot(), "bench", "results", "sandbox.md");
+            var path = BenchResults.PathOf("sandbox.md");
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             await File.WriteAllTextAsync(path, report.ToString());
             Console.WriteLine(report);
@@ -186,18 +186,5 @@ internal static class SandboxBenchmark
     {
         values.Sort();
         return values[values.Count / 2];
-    }
-
-    private static string FindRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Run from inside the repository");
     }
 }

@@ -70,7 +70,7 @@ internal static class VoiceBenchmark
             var bridged = probe.Latencies(ProbeUpstream.Bridged);
             var baseline = probe.Latencies(ProbeUpstream.Direct);
             var report = Report(bridged, baseline, wall.Elapsed);
-            var path = Path.Combine(FindRoot(), "bench", "results", "voice.md");
+            var path = BenchResults.PathOf("voice.md");
             await File.WriteAllTextAsync(path, report);
             Console.WriteLine(report);
             return 0;
@@ -170,19 +170,6 @@ internal static class VoiceBenchmark
     }
 
     private static string Ms(double value) => value.ToString("0.000", CultureInfo.InvariantCulture) + " ms";
-
-    private static string FindRoot()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "Artemis.sln")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("Artemis.sln not found");
-    }
 
     /// <summary>A realtime endpoint that answers the session events and stamps every append's frame number on arrival.</summary>
     private sealed class ProbeUpstream(int frames)
