@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Artemis.Agents.Messaging;
+using Artemis.Agents.Persistence;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -231,7 +232,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events
         reader.GetString(3),
         reader.GetString(4),
         reader.GetString(5),
-        reader.IsDBNull(6) ? null : Normalize(reader.GetDecimal(6)),
+        reader.IsDBNull(6) ? null : NumericColumns.WithoutTrailingZeros(reader.GetDecimal(6)),
         Enum.Parse<CardStage>(reader.GetString(7)),
         reader.GetFieldValue<DateTimeOffset>(8),
         reader.GetFieldValue<DateTimeOffset>(9),
@@ -242,9 +243,6 @@ public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events
         NullableString(reader, 14),
         reader.IsDBNull(15) ? null : reader.GetInt32(15),
         NullableString(reader, 16));
-
-    // numeric(20, 10) reads back as 1.5000000000; the API shows 1.5 (the division keeps the value, drops the zeros).
-    private static decimal Normalize(decimal value) => value / 1.0000000000000000000000000000m;
 
     private static string? NullableString(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 

@@ -1,6 +1,7 @@
 using Artemis.Agents.Api;
 using Artemis.Agents.Cards;
 using Artemis.Agents.Costs;
+using Artemis.Agents.Persistence;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
 
@@ -76,7 +77,7 @@ public static class SupervisorApi
             """, reader =>
             {
                 var figures = new AgentFigures(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4),
-                    reader.GetInt64(5), reader.GetInt64(6), Normalize(reader.GetDecimal(7)));
+                    reader.GetInt64(5), reader.GetInt64(6), NumericColumns.WithoutTrailingZeros(reader.GetDecimal(7)));
                 agents.Add(figures);
                 retries += figures.Retries;
                 interventions += figures.Interventions;
@@ -84,7 +85,7 @@ public static class SupervisorApi
 
         decimal spent = 0;
         await ReadAsync(connection, transaction, "SELECT coalesce(sum(cost_usd), 0) FROM cost_entries WHERE card_id IS NOT NULL",
-            reader => spent = Normalize(reader.GetDecimal(0)), cancellationToken);
+            reader => spent = NumericColumns.WithoutTrailingZeros(reader.GetDecimal(0)), cancellationToken);
 
         var active = new List<ActiveCard>();
         await ReadAsync(connection, transaction, """
@@ -104,8 +105,6 @@ public static class SupervisorApi
     }
 
     private static int Order(string stage) => Enum.TryParse<CardStage>(stage, out var parsed) ? (int)parsed : int.MaxValue;
-
-    private static decimal Normalize(decimal value) => value / 1.0000000000000000000000000000m;
 
     private static async Task ReadAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, Action<NpgsqlDataReader> row, CancellationToken cancellationToken)
     {
