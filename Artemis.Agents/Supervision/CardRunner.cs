@@ -93,8 +93,9 @@ public sealed class CardRunner(
             await transaction.CommitAsync(cancellationToken);
         }
 
-        await leases.ReleaseAsync(lease, cancellationToken);
+        // The folders go before the lease: a cancelled card seen without a lease has nothing left on disk.
         workspaces.Delete(lease.CardId);
+        await leases.ReleaseAsync(lease, cancellationToken);
     }
 
     /// <summary>
@@ -167,8 +168,17 @@ public sealed class CardRunner(
             // Running when we find it: the replica that ran it died; it starts over from a fresh copy, counted as a retry.
             var resumed = attempt.Status == "Running";
             var retries = attempt.Retries + (resumed ? 1 : 0);
-            await UpdateAttemptAsync(lease, card.Id, attempt.Number, "status = 'Running', started_at = now(), retries = $3, outcome = NULL, error = NULL",
-                [retries], cancellationToken);
+            await leases.WriteFencedAsync(lease, async (connection, transaction, token) =>
+            {
+                await using var command = new NpgsqlCommand("""
+                    UPDATE attempts SET status = 'Running', started_at = now(), retries = $3, outcome = NULL, error = NULL, updated_at = now()
+                    WHERE card_id = $1 AND attempt = $2
+                    """, connection, transaction);
+                command.Parameters.Add(new NpgsqlParameter { Value = card.Id });
+                command.Parameters.Add(new NpgsqlParameter { Value = attempt.Number });
+                command.Parameters.Add(new NpgsqlParameter { Value = retries });
+                await command.ExecuteNonQueryAsync(token);
+            }, cancellationToken);
             if (resumed)
             {
                 await events.PublishAsync(card.Id, EventKinds.Intervention, new
@@ -282,21 +292,6 @@ public sealed class CardRunner(
 
     private static string Shorten(string text, int length) =>
         (text.Length <= length ? text : text[..length] + "…").ReplaceLineEndings(" ");
-
-    private async Task UpdateAttemptAsync(CardLease lease, string cardId, int attempt, string assignments, object[] values, CancellationToken cancellationToken) =>
-        await leases.WriteFencedAsync(lease, async (connection, transaction, token) =>
-        {
-            // assignments are fixed text from this class; values are parameters $3…
-            await using var command = new NpgsqlCommand($"UPDATE attempts SET {assignments}, updated_at = now() WHERE card_id = $1 AND attempt = $2", connection, transaction);
-            command.Parameters.Add(new NpgsqlParameter { Value = cardId });
-            command.Parameters.Add(new NpgsqlParameter { Value = attempt });
-            foreach (var value in values)
-            {
-                command.Parameters.Add(new NpgsqlParameter { Value = value });
-            }
-
-            await command.ExecuteNonQueryAsync(token);
-        }, cancellationToken);
 
     /// <summary>
     /// Moves the card from <paramref name="from"/> to <paramref name="to"/> with what the stage produced (plan, winner,

@@ -53,7 +53,14 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
         Assert.Equal(2, await fixture.ScalarAsync("SELECT count(*) FROM events WHERE card_id = $1 AND kind = 'test.result'", card.Id));
         Assert.True(await fixture.ScalarAsync("SELECT count(*) FROM events WHERE card_id = $1 AND kind = 'tool.call'", card.Id) >= 5);
         Assert.Equal(1, await fixture.ScalarAsync("SELECT count(*) FROM lessons WHERE card_id = $1 AND outcome = 'Done'", card.Id));
-        Assert.False(Directory.Exists(Path.Combine(fixture.WorkspaceRoot, "cards", card.Id)), "a finished card's folders are removed");
+        // The folders go right after the Done move is written (they are what a resumed card would need before it).
+        var folder = Path.Combine(fixture.WorkspaceRoot, "cards", card.Id);
+        for (var tries = 0; Directory.Exists(folder) && tries < 100; tries++)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.False(Directory.Exists(folder), "a finished card's folders are removed");
     }
 
     [Fact]
