@@ -28,5 +28,12 @@ done
 if [[ $status -ne 0 && $failed -eq 0 ]]; then
   failed=1 # the run failed outside any test (build, crash, hang): never report it as green
 fi
+# The failed tests and their messages again, just above the totals, so the end of a long log says what broke.
+if ((failed > 0)); then
+  echo "Failed tests:"
+  awk '/^ *Failed [^ ]+ \[/ { show = 1; lines = 0 }
+       /^ *Stack Trace:/ { show = 0 }
+       show && lines < 15 { print; lines++ }' "$results/console.log"
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -28,7 +28,7 @@ public sealed class CardEventStreamResult(string cardId, long after, Cancellatio
     {
         ArgumentNullException.ThrowIfNull(httpContext);
         var services = httpContext.RequestServices;
-        var reader = services.GetRequiredService<EventReader>();
+        var hub = services.GetRequiredService<EventHub>();
         var heartbeat = TimeSpan.FromSeconds(services.GetRequiredService<IOptions<MessagingOptions>>().Value.HeartbeatSeconds);
         var logger = services.GetRequiredService<ILogger<CardEventStreamResult>>();
 
@@ -43,7 +43,7 @@ public sealed class CardEventStreamResult(string cardId, long after, Cancellatio
         long sent = 0;
         var reason = "the stream ended";
         CardsLog.StreamOpened(logger, cardId, after);
-        var events = reader.FollowAsync(cardId, after, token).GetAsyncEnumerator(token);
+        var events = hub.FollowAsync(cardId, after, token).GetAsyncEnumerator(token);
         Task<bool>? next = null;
         try
         {

@@ -351,6 +351,7 @@ public static class ConfigurationValidator
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.ReadBatchSize)}", 10, 10_000, report);
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.HeartbeatSeconds)}", 1, 3_600, report);
         IntInRange(configuration, $"{section}:{nameof(MessagingOptions.PublishBatchSize)}", 1, 10_000, report);
+        IntInRange(configuration, $"{section}:{nameof(MessagingOptions.SubscriberQueueLength)}", 16, 1_000_000, report);
     }
 
     private static void CheckVoice(IConfiguration configuration, PriceCatalog? catalog, ConfigurationReportBuilder report)

@@ -56,6 +56,13 @@ public sealed class EventReader(
         return events;
     }
 
+    /// <summary>The id of the newest stored event (0 when there is none).</summary>
+    public async Task<long> NewestIdAsync(CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT coalesce(max(id), 0) FROM events");
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
+    }
+
     /// <summary>
     /// Every event after <paramref name="after"/> (0: from the start), first the stored ones, then live ones as they
     /// are published, until <paramref name="cancellationToken"/> is cancelled.

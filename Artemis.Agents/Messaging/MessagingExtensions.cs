@@ -18,6 +18,7 @@ public static class MessagingExtensions
         builder.Services.AddSingleton<EventPublisher>();
         builder.Services.AddSingleton<EventSignal>();
         builder.Services.AddSingleton<EventReader>();
+        builder.Services.AddSingleton<EventHub>();
         return builder;
     }
 }

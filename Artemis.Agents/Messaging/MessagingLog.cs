@@ -11,4 +11,10 @@ internal static partial class MessagingLog
 
     [LoggerMessage(EventId = 6103, Level = LogLevel.Warning, Message = "Reading the Redis event stream failed; retrying from Postgres")]
     public static partial void StreamReadFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 6104, Level = LogLevel.Debug, Message = "Live reader of {CardId} after event {After} was too slow for its queue; catching up from Postgres")]
+    public static partial void SubscriberCatchingUp(ILogger logger, string cardId, long after);
+
+    [LoggerMessage(EventId = 6105, Level = LogLevel.Warning, Message = "The event follower stopped after event {Position}; starting it again from there")]
+    public static partial void FollowerFailed(ILogger logger, long position, Exception exception);
 }

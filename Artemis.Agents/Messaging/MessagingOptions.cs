@@ -30,6 +30,13 @@ public sealed class MessagingOptions
     [Range(1, 10_000)]
     public int PublishBatchSize { get; set; } = 500;
 
+    /// <summary>
+    /// Most live events queued for one reader (an SSE connection) that has not taken them yet. A reader whose queue
+    /// fills up is not slowed down or cut off: it catches up from Postgres (<see cref="EventHub"/>).
+    /// </summary>
+    [Range(16, 1_000_000)]
+    public int SubscriberQueueLength { get; set; } = 4_096;
+
     /// <summary>How often an idle SSE connection gets a comment line, so proxies and clients keep it open.</summary>
     [Range(1, 3_600)]
     public int HeartbeatSeconds { get; set; } = 15;

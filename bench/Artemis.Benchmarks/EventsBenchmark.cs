@@ -56,7 +56,7 @@ internal static class EventsBenchmark
             var run = new Run(total, cardCount);
             using var stop = new CancellationTokenSource();
             var clients = cards.Select((id, k) => SseClientAsync(address, id, k, run, stop.Token)).ToList();
-            var global = GlobalReaderAsync(app.Services.GetRequiredService<EventReader>(), run, stop.Token);
+            var global = GlobalReaderAsync(app.Services.GetRequiredService<EventHub>(), run, stop.Token);
             await run.Connected(cardCount).WaitAsync(TimeSpan.FromSeconds(30));
 
             var publisher = app.Services.GetRequiredService<EventPublisher>();
@@ -185,11 +185,11 @@ internal static class EventsBenchmark
     }
 
     /// <summary>An in-process follower of every card's events (no HTTP): splits the latency into reader and SSE parts.</summary>
-    private static async Task GlobalReaderAsync(EventReader reader, Run run, CancellationToken cancellationToken)
+    private static async Task GlobalReaderAsync(EventHub hub, Run run, CancellationToken cancellationToken)
     {
         try
         {
-            await foreach (var item in reader.FollowAsync(null, 0, cancellationToken))
+            await foreach (var item in hub.FollowAsync(null, 0, cancellationToken))
             {
                 if (item.Kind == EventKinds.AgentMessage && item.Payload.TryGetProperty("seq", out var seq))
                 {
@@ -218,7 +218,7 @@ internal static class EventsBenchmark
             $"Open loop: {rate:N0} events/s due at fixed times for {warmupSeconds + seconds} s ({warmupSeconds} s warm-up, then {seconds} s measured), round-robin over {cardCount} cards; ");
         report.AppendLine(
             "`EventPublisher.PublishAsync` from one thread, not awaited. One real HTTP/1.1 SSE client per card on `/api/cards/{id}/events` over loopback (Kestrel, the service's API key middleware), "
-            + "reading the text/event-stream and parsing each event's JSON; an in-process `EventReader.FollowAsync(null)` (every card, no HTTP) beside them. "
+            + "reading the text/event-stream and parsing each event's JSON; an in-process reader of every card (`EventHub.FollowAsync(null)`, no HTTP) beside them; all of them fed by the service's one follower of the stream (`EventHub`). "
             + "Real PostgreSQL 15 and Redis (LocalServers), the service's default messaging settings; publisher, service, clients and both servers share the machine's cores.").AppendLine();
 
         report.AppendLine("| figure | measured | target |");
@@ -239,7 +239,7 @@ internal static class EventsBenchmark
         Row(report, "publish call → parsed by the SSE client", run.Called, run.Received, measured);
         Row(report, "due → publish call (the benchmark's own scheduling lag)", run.Due, run.Called, measured);
         Row(report, "publish call → acknowledged (Postgres commit + XADD + signal)", run.Called, run.Acked, measured);
-        Row(report, "publish call → in-process FollowAsync (no HTTP)", run.Called, run.GlobalSeen, measured);
+        Row(report, "publish call → in-process reader of every card (no HTTP)", run.Called, run.GlobalSeen, measured);
         var figure = Percentile(Latencies(run.Due, run.Received, measured), 0.99);
         report.AppendLine().AppendLine(CultureInfo.InvariantCulture,
             $"Target (issue #6): events from publish to SSE client at {rate:N0}/s, p99 < 100 ms — {(figure < 100 && problems.Count == 0 && complete ? "met" : "NOT met")} (p99 {Ms(figure)}).");

@@ -77,6 +77,7 @@ public sealed class CardsAppFixture : IAsyncLifetime
             // Small batches and a short heartbeat, so the tests go through the catch-up and heartbeat paths.
             ["Artemis:Messaging:ReadBatchSize"] = "10",
             ["Artemis:Messaging:PollMilliseconds"] = "200",
+            ["Artemis:Messaging:SubscriberQueueLength"] = "16",
             ["Artemis:Messaging:HeartbeatSeconds"] = "1",
             ["Logging:LogLevel:Default"] = "Warning",
         });

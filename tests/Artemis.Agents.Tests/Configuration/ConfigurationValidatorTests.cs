@@ -192,6 +192,16 @@ public sealed class ConfigurationValidatorTests : IDisposable
         AssertError(ValidateWith((key, value)), key, "must be between");
 
     [Theory]
+    [InlineData("Artemis:Messaging:StreamMaxLength", "99", "must be between 100 and 10000000")]
+    [InlineData("Artemis:Messaging:PollMilliseconds", "0", "must be between 10 and 60000")]
+    [InlineData("Artemis:Messaging:ReadBatchSize", "many", "must be a whole number")]
+    [InlineData("Artemis:Messaging:PublishBatchSize", "0", "must be between 1 and 10000")]
+    [InlineData("Artemis:Messaging:SubscriberQueueLength", "8", "must be between 16 and 1000000")]
+    [InlineData("Artemis:Messaging:HeartbeatSeconds", "-1", "must be between 1 and 3600")]
+    public void Messaging_settings_out_of_range_name_the_key(string key, string value, string fragment) =>
+        AssertError(ValidateWith((key, value)), key, fragment);
+
+    [Theory]
     [InlineData("Artemis:Voice:MaxOutputTokens", "0", "must be between 16 and 4096")]
     [InlineData("Artemis:Voice:SendQueueCapacity", "2", "must be between 4 and 100000")]
     [InlineData("Artemis:Voice:MaxAudioFrameBytes", "lots", "must be a whole number")]
