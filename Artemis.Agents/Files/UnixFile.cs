@@ -59,6 +59,15 @@ internal static partial class UnixFile
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 
+    [LibraryImport("libc", EntryPoint = "open", SetLastError = true)]
+    private static partial int OpenBytes(ReadOnlySpan<byte> path, int flags, int mode);
+
+    [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    private static partial nint Read(int fd, Span<byte> buffer, nint count);
+
+    [LibraryImport("libc", EntryPoint = "close")]
+    private static partial int Close(int fd);
+
     /// <summary>lstat: a missing path is <see cref="UnixFileKind.Missing"/>; other failures return the errno.</summary>
     public static int LStat(string path, out UnixFileStatus status)
     {
@@ -130,4 +139,30 @@ internal static partial class UnixFile
         LChown(path, uid, gid) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     public static bool SendSignal(int pid, int signal) => Kill(pid, signal) == 0;
+
+    /// <summary>
+    /// The start of <c>/proc/PID/status</c> read into <paramref name="buffer"/> with three system calls and no
+    /// allocation (<paramref name="path"/> is scratch space for the file name); 0 when the process is gone.
+    /// </summary>
+    public static int ReadProcStatus(int pid, Span<byte> path, Span<byte> buffer)
+    {
+        "/proc/"u8.CopyTo(path);
+        pid.TryFormat(path[6..], out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
+        "/status\0"u8.CopyTo(path[(6 + digits)..]);
+        var fd = OpenBytes(path, ORdOnly | OCloExec, 0);
+        if (fd < 0)
+        {
+            return 0;
+        }
+
+        try
+        {
+            var read = Read(fd, buffer, buffer.Length);
+            return read > 0 ? (int)read : 0;
+        }
+        finally
+        {
+            _ = Close(fd);
+        }
+    }
 }

@@ -60,7 +60,10 @@ public sealed class Chromium : IAsyncDisposable
             Permissions = permissions,
         });
         var page = await context.NewPageAsync();
+        // Actions and assertions have separate defaults: 30 s for both. Expect's own default (5 s) is too short for a
+        // page on a machine that runs every test assembly at once.
         page.SetDefaultTimeout(30_000);
+        Assertions.SetDefaultExpectTimeout(30_000);
         return page;
     }
 
