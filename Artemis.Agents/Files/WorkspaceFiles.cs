@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.ComponentModel;
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -159,7 +160,7 @@ public sealed class WorkspaceFiles
                 throw new ToolFailureException(ToolErrorCodes.Binary, $"'{path}' is a binary file (it has NUL bytes): not read as text");
             }
 
-            return ReadResultJson(resolved.RelativePath, buffer.AsSpan(0, length));
+            return ReadResultJson(resolved.RelativePath, buffer, length);
         }
         finally
         {
@@ -168,30 +169,20 @@ public sealed class WorkspaceFiles
     }
 
     /// <summary>
-    /// The read result, written from the file's UTF-8 bytes straight into JSON: one escaping pass and one decode,
-    /// instead of decoding to a string and escaping that (half the cost for a megabyte, see bench/results/sandbox.md).
+    /// The read result, written from the file's UTF-8 bytes straight into the JSON string (<see cref="JsonText"/>).
     /// Invalid UTF-8 takes the slow path, which substitutes U+FFFD.
     /// </summary>
-    private static string ReadResultJson(string path, ReadOnlySpan<byte> content)
+    private static string ReadResultJson(string path, byte[] buffer, int length)
     {
-        if (!Utf8.IsValid(content))
+        var content = buffer.AsMemory(0, length);
+        if (!Utf8.IsValid(content.Span))
         {
-            return ToolResult.Serialize(new ReadResult(true, path, content.Length, Encoding.UTF8.GetString(content)));
+            return ToolResult.Serialize(new ReadResult(true, path, length, Encoding.UTF8.GetString(content.Span)));
         }
 
-        // Room for escapes (a newline per line becomes two bytes) so the megabyte is not copied again on growth.
-        var output = new ArrayBufferWriter<byte>(content.Length + (content.Length / 8) + (path.Length * 6) + 64);
-        using (var writer = new Utf8JsonWriter(output, new JsonWriterOptions { Encoder = ToolResult.Json.Encoder }))
-        {
-            writer.WriteStartObject();
-            writer.WriteBoolean("ok", true);
-            writer.WriteString("path", path);
-            writer.WriteNumber("size", content.Length);
-            writer.WriteString("content", content);
-            writer.WriteEndObject();
-        }
-
-        return Encoding.UTF8.GetString(output.WrittenSpan);
+        var prefix = string.Create(CultureInfo.InvariantCulture,
+            $"{{\"ok\":true,\"path\":{JsonSerializer.Serialize(path, ToolResult.Json)},\"size\":{length},\"content\":");
+        return JsonText.Quote(prefix, content, "}");
     }
 
     private ToolFailureException TooLarge(string path, long size) =>

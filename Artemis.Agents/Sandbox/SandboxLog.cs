@@ -16,4 +16,7 @@ internal static partial class SandboxLog
 
     [LoggerMessage(EventId = 5105, Level = LogLevel.Warning, Message = "{Count} process(es) of sandbox uid {Uid} still alive 3 s after SIGKILL")]
     public static partial void KilledLeftovers(ILogger logger, int count, int uid);
+
+    [LoggerMessage(EventId = 5106, Level = LogLevel.Warning, Message = "The job folder {JobDirectory} could not be removed after its job")]
+    public static partial void CleanupFailed(ILogger logger, string jobDirectory, Exception exception);
 }

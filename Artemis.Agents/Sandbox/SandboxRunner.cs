@@ -98,25 +98,27 @@ public sealed class SandboxRunner(IOptions<SandboxOptions> options, SandboxEnvir
             warnings.Add("NOT ISOLATED: bubblewrap is unavailable and Sandbox:AllowUnisolated=true");
         }
 
-        using var slot = SandboxSlot.Acquire(StateDirectory);
-        var uid = environment.CanSwitchUser ? slot.Uid : -1;
-        if (environment.CanSwitchUser)
-        {
-            // The last job of this uid was seen to leave nothing behind, or this looks (a crash, a first use).
-            if (!slot.LeftClean)
-            {
-                await KillLeftoversAsync(slot.Uid);
-            }
-
-            slot.MarkInUse();
-
-            // The workspace belongs to this agent alone; the job's uid must own it to write, whichever slot it drew.
-            ChangeOwner(workspace, slot.Uid);
-        }
-
-        var jobDirectory = Directory.CreateDirectory(Path.Combine(StateDirectory, "jobs", Guid.NewGuid().ToString("N"))).FullName;
+        var slot = SandboxSlot.Acquire(StateDirectory);
+        string? jobDirectory = null;
+        var audited = false;
         try
         {
+            var uid = environment.CanSwitchUser ? slot.Uid : -1;
+            if (environment.CanSwitchUser)
+            {
+                // The last job of this uid was seen to leave nothing behind, or this looks (a crash, a first use).
+                if (!slot.LeftClean)
+                {
+                    await KillLeftoversAsync(slot.Uid);
+                }
+
+                slot.MarkInUse();
+
+                // The workspace belongs to this agent alone; the job's uid must own it to write, whichever slot it drew.
+                ChangeOwner(workspace, slot.Uid);
+            }
+
+            jobDirectory = Directory.CreateDirectory(Path.Combine(StateDirectory, "jobs", Guid.NewGuid().ToString("N"))).FullName;
             File.SetUnixFileMode(jobDirectory, (UnixFileMode)0b111_101_101);
             string? hostFile = null;
             if (job.FileName is not null)
@@ -129,9 +131,46 @@ public sealed class SandboxRunner(IOptions<SandboxOptions> options, SandboxEnvir
             var startInfo = BuildStartInfo(job, workspace, jobDirectory, hostFile, slot.Uid, limits);
             var result = await ExecuteAsync(startInfo, workspace, uid, environment.Isolated, limits, warnings, cancellationToken);
             SandboxLog.Finished(logger, uid, workspace, result.DurationMs, result.ExitCode, result.KilledBy ?? "nothing");
+
+            // A job whose namespace ended by itself left nothing: its init exits only once every process in it is
+            // gone, before bwrap (which waits for it) does. The scan that checks this can then run after the result is
+            // returned, holding the uid until it is done. A job this runner killed (timeout, output, quota) is torn
+            // down asynchronously by the kernel, so that check is waited for.
+            if (environment.Isolated && environment.CanSwitchUser && result.KilledBy is not ("timeout" or "output" or "workspace_quota"))
+            {
+                audited = true;
+                _ = AuditAsync(slot, jobDirectory);
+            }
+
             return result;
         }
         finally
+        {
+            if (!audited)
+            {
+                await CloseAsync(slot, jobDirectory);
+            }
+        }
+    }
+
+    /// <summary>After the result is out: the check for leftovers, then the uid is released.</summary>
+    private async Task AuditAsync(SandboxSlot slot, string jobDirectory)
+    {
+        try
+        {
+            await Task.Yield();
+            await CloseAsync(slot, jobDirectory);
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            SandboxLog.CleanupFailed(logger, jobDirectory, exception);
+        }
+    }
+
+    /// <summary>Kills what the uid left (if anything), marks it clean, removes the job folder and releases the uid.</summary>
+    private async Task CloseAsync(SandboxSlot slot, string? jobDirectory)
+    {
+        try
         {
             if (environment.CanSwitchUser)
             {
@@ -139,7 +178,14 @@ public sealed class SandboxRunner(IOptions<SandboxOptions> options, SandboxEnvir
                 slot.MarkClean();
             }
 
-            Directory.Delete(jobDirectory, recursive: true);
+            if (jobDirectory is not null)
+            {
+                Directory.Delete(jobDirectory, recursive: true);
+            }
+        }
+        finally
+        {
+            slot.Dispose();
         }
     }
 
@@ -615,10 +661,9 @@ public sealed class SandboxSlot : IDisposable
     {
         var folder = Directory.CreateDirectory(Path.Combine(stateDirectory, "slots")).FullName;
         File.SetUnixFileMode(stateDirectory, (UnixFileMode)0b111_101_101);
-        var start = Random.Shared.Next(SandboxRunner.Slots);
-        for (var i = 0; i < SandboxRunner.Slots; i++)
+        // Lowest free first: the same few uids serve most jobs, so their clean marks spare most jobs the scan before.
+        for (var slot = 0; slot < SandboxRunner.Slots; slot++)
         {
-            var slot = (start + i) % SandboxRunner.Slots;
             try
             {
                 // FileShare.None takes flock(LOCK_EX|LOCK_NB) on Linux: held until disposed, released if we die.

@@ -24,6 +24,7 @@ internal static class BenchResults
     public static async Task WriteKeepingAnalysisAsync(string fileName, string figures)
     {
         var path = PathOf(fileName);
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var previous = File.Exists(path) ? await File.ReadAllTextAsync(path) : "";
         var at = previous.IndexOf(AnalysisHeading, StringComparison.Ordinal);
         await File.WriteAllTextAsync(path, figures + (at < 0 ? "" : Environment.NewLine + previous[at..]));
