@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace Artemis.Agents.Cards;
 
 /// <summary>
-/// A card's events as Server-Sent Events: <c>id</c> = the event id (so a browser's reconnect sends it back as
+/// A card's events (or every event) as Server-Sent Events: <c>id</c> = the event id (so a browser's reconnect sends it back as
 /// <c>Last-Event-ID</c>), <c>event</c> = the kind, <c>data</c> = the event as JSON; a comment line every
 /// <c>Artemis:Messaging:HeartbeatSeconds</c> while idle. Ends without error when the client goes away or the service
 /// stops.
@@ -17,7 +17,7 @@ namespace Artemis.Agents.Cards;
 /// Written by hand rather than with <c>TypedResults.ServerSentEvents</c>: its formatter has no comment lines, and a
 /// heartbeat must not be an event the client has to filter out.
 /// </remarks>
-public sealed class CardEventStreamResult(string cardId, long after, CancellationToken stopping) : IResult, IEndpointMetadataProvider
+public sealed class CardEventStreamResult(string? cardId, long after, CancellationToken stopping) : IResult, IEndpointMetadataProvider
 {
     public const string ContentType = "text/event-stream";
 
@@ -42,12 +42,13 @@ public sealed class CardEventStreamResult(string cardId, long after, Cancellatio
         var token = linked.Token;
         long sent = 0;
         var reason = "the stream ended";
-        CardsLog.StreamOpened(logger, cardId, after);
+        var of = cardId is null ? "every card" : $"card {cardId}";
+        CardsLog.StreamOpened(logger, of, after);
         var events = hub.FollowAsync(cardId, after, token).GetAsyncEnumerator(token);
         Task<bool>? next = null;
         try
         {
-            Write(response, $": events of card {cardId} after {after}\n\n");
+            Write(response, $": events of {of} after {after}\n\n");
             await response.BodyWriter.FlushAsync(token);
             next = events.MoveNextAsync().AsTask();
             var unflushed = 0;
@@ -111,7 +112,7 @@ public sealed class CardEventStreamResult(string cardId, long after, Cancellatio
             }
 
             await events.DisposeAsync();
-            CardsLog.StreamClosed(logger, cardId, sent, reason);
+            CardsLog.StreamClosed(logger, of, sent, reason);
         }
     }
 

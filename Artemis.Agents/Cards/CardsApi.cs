@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Mvc;
 namespace Artemis.Agents.Cards;
 
 /// <summary>
-/// <c>/api/cards</c>: list, create, get, cancel, and each card's live events (SSE). An unknown card is a 404 and a
+/// <c>/api/cards</c>: list, create, get, cancel, and each card's live events (SSE); <c>/api/events</c>: every event (SSE). An unknown card is a 404 and a
 /// finished card that cannot be cancelled a 409, both as problem details through <see cref="ApiExceptionHandler"/>.
 /// </summary>
 public static class CardsApi
@@ -41,6 +41,11 @@ public static class CardsApi
             .WithName("StreamCardEvents")
             .WithSummary("A card's events as Server-Sent Events: the stored ones after Last-Event-ID (or ?after=), then live ones")
             .ProducesProblem(StatusCodes.Status404NotFound);
+
+        app.MapGet($"{ApiExtensions.ApiPrefix}/events", StreamAllEvents)
+            .WithTags("Events")
+            .WithName("StreamEvents")
+            .WithSummary("Every event (of every card, and those of none, such as budget alerts) as Server-Sent Events: the stored ones after Last-Event-ID (or ?after=), then live ones");
 
         return app;
     }
@@ -107,18 +112,38 @@ public static class CardsApi
         IHostApplicationLifetime lifetime,
         CancellationToken cancellationToken)
     {
-        // A browser's EventSource sends Last-Event-ID when it reconnects; it wins over the ?after= of the first request.
-        var (name, text) = lastEventId is not null ? ("Last-Event-ID", lastEventId) : ("after", after);
-        long from = 0;
-        if (text is not null && (!long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out from) || from < 0))
+        if (StartingPoint(lastEventId, after) is { } problem)
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
-            {
-                [name] = [$"must be an event id (a whole number >= 0), was '{text}'"],
-            });
+            return problem;
         }
 
         _ = await store.GetAsync(id, cancellationToken); // 404 before the stream starts
-        return new CardEventStreamResult(id, from, lifetime.ApplicationStopping);
+        return new CardEventStreamResult(id, From(lastEventId, after), lifetime.ApplicationStopping);
     }
+
+    public static Results<CardEventStreamResult, ValidationProblem> StreamAllEvents(
+        [FromHeader(Name = "Last-Event-ID")] string? lastEventId,
+        string? after,
+        IHostApplicationLifetime lifetime) =>
+        StartingPoint(lastEventId, after) is { } problem
+            ? problem
+            : new CardEventStreamResult(null, From(lastEventId, after), lifetime.ApplicationStopping);
+
+    /// <summary>
+    /// A problem when the starting point is not an event id. A browser's EventSource sends Last-Event-ID when it
+    /// reconnects; it wins over the ?after= of the first request.
+    /// </summary>
+    private static ValidationProblem? StartingPoint(string? lastEventId, string? after)
+    {
+        var (name, text) = lastEventId is not null ? ("Last-Event-ID", lastEventId) : ("after", after);
+        return text is null || long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out _)
+            ? null
+            : TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                [name] = [$"must be an event id (a whole number >= 0), was '{text}'"],
+            });
+    }
+
+    private static long From(string? lastEventId, string? after) =>
+        (lastEventId ?? after) is { } text ? long.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) : 0;
 }

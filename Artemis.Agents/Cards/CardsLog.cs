@@ -8,9 +8,9 @@ internal static partial class CardsLog
     [LoggerMessage(EventId = 6002, Level = LogLevel.Information, Message = "Card {CardId} cancelled (was {From})")]
     public static partial void CardCancelled(ILogger logger, string cardId, CardStage from);
 
-    [LoggerMessage(EventId = 6003, Level = LogLevel.Debug, Message = "Event stream of card {CardId} opened after event {After}")]
-    public static partial void StreamOpened(ILogger logger, string cardId, long after);
+    [LoggerMessage(EventId = 6003, Level = LogLevel.Debug, Message = "Event stream of {Of} opened after event {After}")]
+    public static partial void StreamOpened(ILogger logger, string of, long after);
 
-    [LoggerMessage(EventId = 6004, Level = LogLevel.Debug, Message = "Event stream of card {CardId} closed after {Sent} events ({Reason})")]
-    public static partial void StreamClosed(ILogger logger, string cardId, long sent, string reason);
+    [LoggerMessage(EventId = 6004, Level = LogLevel.Debug, Message = "Event stream of {Of} closed after {Sent} events ({Reason})")]
+    public static partial void StreamClosed(ILogger logger, string of, long sent, string reason);
 }

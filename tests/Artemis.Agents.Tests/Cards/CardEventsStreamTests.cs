@@ -104,6 +104,55 @@ public sealed class CardEventsStreamTests(CardsAppFixture app)
     }
 
     [Fact]
+    public async Task The_stream_of_every_event_has_each_cards_events_and_those_of_no_card_in_id_order()
+    {
+        var (first, created) = await NewCardAsync();
+        var (second, _) = await NewCardAsync();
+        await using var stream = await SseClient.ConnectAsync(app.BaseAddress, $"api/events?after={created}");
+        Assert.Equal(HttpStatusCode.OK, stream.Response.StatusCode);
+        Assert.Equal("text/event-stream", stream.Response.Content.Headers.ContentType?.MediaType);
+
+        var published = new List<CardEvent>();
+        for (var i = 0; i < 3; i++)
+        {
+            published.Add(await app.Publisher.PublishAsync(first, EventKinds.AgentMessage, new { n = i }, CancellationToken.None));
+            published.Add(await app.Publisher.PublishAsync(second, EventKinds.AgentMessage, new { n = i }, CancellationToken.None));
+        }
+
+        published.Add(await app.Publisher.PublishAsync(null, EventKinds.BudgetAlert, new { window = "daily" }, CancellationToken.None));
+
+        // Other tests of the collection publish too: keep this test's events, which must come in the order published.
+        var ours = published.Select(e => e.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToHashSet();
+        var received = new List<SseFrame>();
+        using var timeout = new CancellationTokenSource(Patience);
+        while (received.Count < published.Count && await stream.ReadFrameAsync(timeout.Token) is { } frame)
+        {
+            if (frame.Id is not null && ours.Contains(frame.Id))
+            {
+                received.Add(frame);
+            }
+        }
+
+        Assert.Equal(published.Select(e => e.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)), received.Select(frame => frame.Id));
+        Assert.Equal([first, second, first, second, first, second, null], received.Select(frame => (string?)JsonNode.Parse(frame.Data!)!["cardId"]));
+        Assert.Equal(EventKinds.BudgetAlert, received[^1].Event);
+    }
+
+    [Fact]
+    public async Task The_stream_of_every_event_refuses_a_bad_starting_point_and_needs_the_api_key()
+    {
+        await using var header = await SseClient.ConnectAsync(app.BaseAddress, "api/events", lastEventId: "1e3");
+        await using var query = await SseClient.ConnectAsync(app.BaseAddress, "api/events?after=99999999999999999999");
+        await using var anonymous = await SseClient.ConnectAsync(app.BaseAddress, "api/events", apiKey: null);
+
+        Assert.Equal(HttpStatusCode.BadRequest, header.Response.StatusCode);
+        Assert.Contains("Last-Event-ID", await header.ReadBodyAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.BadRequest, query.Response.StatusCode);
+        Assert.Contains("\"after\"", await query.ReadBodyAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.Response.StatusCode);
+    }
+
+    [Fact]
     public async Task A_bad_Last_Event_ID_or_after_is_refused_naming_it()
     {
         var (id, _) = await NewCardAsync();
