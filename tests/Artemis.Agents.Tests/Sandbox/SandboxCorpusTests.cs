@@ -130,7 +130,10 @@ public sealed class SandboxCorpusTests(SandboxFixture fixture) : IDisposable
         var result = Parse(await Plugin().RunCommandAsync("for i in $(seq 1 200); do head -c 3000000 /dev/zero > fill$i.bin; sleep 0.02; done"));
 
         AssertStoppedBy(result, "workspace_quota", ToolErrorCodes.LimitExceeded);
-        Assert.True(SandboxRunner.WorkspaceSize(_workspace) < 40L * 1024 * 1024, "stopped soon after crossing the 16 MB quota");
+        // 600 MB if it ran to the end; stopped within a few looks of the watchdog after crossing 16 MB (the bound leaves
+        // room for a machine busy with every test assembly at once: a CI run measured > 40 MB).
+        var size = SandboxRunner.WorkspaceSize(_workspace);
+        Assert.True(size < 64L * 1024 * 1024, $"stopped soon after crossing the 16 MB quota, at {size / (1024 * 1024)} MB");
         AssertNothingLeft(result);
     }
 
