@@ -1,5 +1,6 @@
 using System.Globalization;
 using Artemis.Agents.Api;
+using Artemis.Agents.Messaging;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 
@@ -42,10 +43,10 @@ public static class CardsApi
             .WithSummary("A card's events as Server-Sent Events: the stored ones after Last-Event-ID (or ?after=), then live ones")
             .ProducesProblem(StatusCodes.Status404NotFound);
 
-        app.MapGet($"{ApiExtensions.ApiPrefix}/events", StreamAllEvents)
+        app.MapGet($"{ApiExtensions.ApiPrefix}/events", StreamAllEventsAsync)
             .WithTags("Events")
             .WithName("StreamEvents")
-            .WithSummary("Every event (of every card, and those of none, such as budget alerts) as Server-Sent Events: the stored ones after Last-Event-ID (or ?after=), then live ones");
+            .WithSummary("Every event (of every card, and those of none, such as budget alerts) as Server-Sent Events: the stored ones after Last-Event-ID (or ?after=, or the newest ?last=N), then live ones");
 
         return app;
     }
@@ -121,13 +122,38 @@ public static class CardsApi
         return new CardEventStreamResult(id, From(lastEventId, after), lifetime.ApplicationStopping);
     }
 
-    public static Results<CardEventStreamResult, ValidationProblem> StreamAllEvents(
+    public const int MaxLast = 10_000;
+
+    public static async Task<Results<CardEventStreamResult, ValidationProblem>> StreamAllEventsAsync(
         [FromHeader(Name = "Last-Event-ID")] string? lastEventId,
         string? after,
-        IHostApplicationLifetime lifetime) =>
-        StartingPoint(lastEventId, after) is { } problem
-            ? problem
-            : new CardEventStreamResult(null, From(lastEventId, after), lifetime.ApplicationStopping);
+        string? last,
+        EventReader reader,
+        IHostApplicationLifetime lifetime,
+        CancellationToken cancellationToken)
+    {
+        if (StartingPoint(lastEventId, after) is { } problem)
+        {
+            return problem;
+        }
+
+        // ?last=N: start with the newest N stored events (a page showing recent activity), unless the client resumes
+        // (Last-Event-ID) or names its own starting point (?after=).
+        if (last is not null && lastEventId is null && after is null)
+        {
+            if (!int.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count < 1 || count > MaxLast)
+            {
+                return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+                {
+                    ["last"] = [$"must be a whole number from 1 to {MaxLast}, was '{last}'"],
+                });
+            }
+
+            return new CardEventStreamResult(null, await reader.BeforeNewestAsync(count, cancellationToken), lifetime.ApplicationStopping);
+        }
+
+        return new CardEventStreamResult(null, From(lastEventId, after), lifetime.ApplicationStopping);
+    }
 
     /// <summary>
     /// A problem when the starting point is not an event id. A browser's EventSource sends Last-Event-ID when it

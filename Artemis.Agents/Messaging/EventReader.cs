@@ -63,6 +63,14 @@ public sealed class EventReader(
         return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
     }
 
+    /// <summary>The id just before the newest <paramref name="count"/> stored events: reading after it gives those events.</summary>
+    public async Task<long> BeforeNewestAsync(int count, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand("SELECT coalesce(min(id) - 1, 0) FROM (SELECT id FROM events ORDER BY id DESC LIMIT $1) AS newest");
+        command.Parameters.Add(new NpgsqlParameter { Value = count });
+        return Math.Max(0, (long)(await command.ExecuteScalarAsync(cancellationToken))!);
+    }
+
     /// <summary>
     /// Every event after <paramref name="after"/> (0: from the start), first the stored ones, then live ones as they
     /// are published, until <paramref name="cancellationToken"/> is cancelled.

@@ -139,6 +139,33 @@ public sealed class CardEventsStreamTests(CardsAppFixture app)
     }
 
     [Fact]
+    public async Task The_stream_of_every_event_can_start_with_the_newest_few_stored_ones()
+    {
+        var (id, _) = await NewCardAsync();
+        var published = await PublishAsync(id, 5, "recent");
+
+        await using var stream = await SseClient.ConnectAsync(app.BaseAddress, "api/events?last=3");
+        var received = await stream.ReadEventsAsync(3, Patience);
+        var live = await app.Publisher.PublishAsync(id, EventKinds.AgentMessage, new { label = "live" }, CancellationToken.None);
+        var next = await stream.ReadEventsAsync(1, Patience);
+
+        Assert.Equal(published.Skip(2).Select(e => e.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)), received.Select(frame => frame.Id));
+        Assert.Equal(live.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), next.Single().Id);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("10001")]
+    [InlineData("all")]
+    public async Task The_stream_of_every_event_refuses_a_bad_count_naming_it(string last)
+    {
+        await using var stream = await SseClient.ConnectAsync(app.BaseAddress, $"api/events?last={last}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, stream.Response.StatusCode);
+        Assert.Contains("\"last\"", await stream.ReadBodyAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_stream_of_every_event_refuses_a_bad_starting_point_and_needs_the_api_key()
     {
         await using var header = await SseClient.ConnectAsync(app.BaseAddress, "api/events", lastEventId: "1e3");
