@@ -8,7 +8,7 @@ using System.Text.Json;
 namespace Artemis.Web.AgentsApi;
 
 /// <summary>
-/// Follows <c>GET /api/cards/{id}/events</c> (Server-Sent Events) for as long as the caller listens: the stored events
+/// Follows <c>GET /api/cards/{id}/events</c> or <c>GET /api/events</c> (Server-Sent Events) for as long as the caller listens: the stored events
 /// first, then live ones. A dropped or silent connection is reopened with <c>Last-Event-ID</c>, so nothing is missed
 /// and nothing comes twice; the caller hears of drops and reconnections through <see cref="CardStreamItem"/>s.
 /// </summary>
@@ -26,11 +26,13 @@ public sealed class CardEventStreams(HttpClient http, ILogger<CardEventStreams> 
     private static readonly TimeSpan MaxRetryDelay = TimeSpan.FromSeconds(15);
 
     /// <summary>
-    /// The card's events with an id above <paramref name="after"/>, until <paramref name="cancellationToken"/> is
-    /// cancelled. Throws <see cref="AgentsApiException"/> (404) when the card does not exist; any other failure is
-    /// reported as a <see cref="CardStreamItem"/> with a problem, and retried.
+    /// The card's events (<paramref name="cardId"/> null: every event, <c>/api/events</c>) with an id above
+    /// <paramref name="after"/>, until <paramref name="cancellationToken"/> is cancelled. With <paramref name="after"/>
+    /// 0 and <paramref name="last"/>, every event's stream begins with the newest <paramref name="last"/> stored ones.
+    /// Throws <see cref="AgentsApiException"/> (404) when the card does not exist; any other failure is reported as a
+    /// <see cref="CardStreamItem"/> with a problem, and retried.
     /// </summary>
-    public async IAsyncEnumerable<CardStreamItem> FollowAsync(string cardId, long after, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<CardStreamItem> FollowAsync(string? cardId, long after, [EnumeratorCancellation] CancellationToken cancellationToken, int? last = null)
     {
         var lastId = after;
         var retry = TimeSpan.FromSeconds(1);
@@ -38,7 +40,7 @@ public sealed class CardEventStreams(HttpClient http, ILogger<CardEventStreams> 
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (connection, problem) = await OpenAsync(cardId, lastId, cancellationToken);
+            var (connection, problem) = await OpenAsync(cardId, lastId, last, cancellationToken);
             if (connection is not null)
             {
                 await using (connection)
@@ -87,15 +89,18 @@ public sealed class CardEventStreams(HttpClient http, ILogger<CardEventStreams> 
 
             failures++;
             var delay = TimeSpan.FromTicks(Math.Min(MaxRetryDelay.Ticks, retry.Ticks * (1L << Math.Min(failures - 1, 4))));
-            AgentsApiLog.EventStreamDropped(logger, cardId, lastId, problem ?? "unknown", delay.TotalSeconds);
+            AgentsApiLog.EventStreamDropped(logger, cardId is null ? "every event" : $"card {cardId}", lastId, problem ?? "unknown", delay.TotalSeconds);
             yield return new CardStreamItem(null, $"The live event stream dropped ({problem}); reconnecting in {delay.TotalSeconds:0} s.");
             await Task.Delay(delay, cancellationToken);
         }
     }
 
-    private async Task<(SseConnection? Connection, string? Problem)> OpenAsync(string cardId, long after, CancellationToken cancellationToken)
+    private async Task<(SseConnection? Connection, string? Problem)> OpenAsync(string? cardId, long after, int? last, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"/api/cards/{Uri.EscapeDataString(cardId)}/events");
+        var path = cardId is not null ? $"/api/cards/{Uri.EscapeDataString(cardId)}/events"
+            : after == 0 && last is { } count ? string.Create(CultureInfo.InvariantCulture, $"/api/events?last={count}")
+            : "/api/events";
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         if (after > 0)
         {

@@ -1,51 +1,33 @@
+using System.Text.Json;
+
 namespace Artemis.Web.AgentsApi;
 
 /// <summary>
-/// The events of all recent cards, for the Live page. The Agents API streams events per card only
-/// (<c>/api/cards/{id}/events</c>), so this follows one stream per card it finds by listing the newest
-/// <see cref="NewestCards"/> cards and every card being worked on (Planning, Developing, Arbitrating) every
-/// <see cref="PollInterval"/>, and keeps the newest <see cref="Capacity"/> events in memory.
+/// Every recent event, for the Live page: one stream of <c>GET /api/events</c> that begins with the newest
+/// <see cref="Capacity"/> stored events and then goes on live, reopened after the last event it delivered when it
+/// drops. The newest <see cref="Capacity"/> events are kept in memory, events of no card (budget alerts) included.
 /// </summary>
 /// <remarks>
-/// One instance per web process, shared by every browser watching: the Agents service sees one connection per card
-/// however many people watch, not one per person and card. It starts with the first watcher. A card's stream is
-/// closed once the card has finished (its last stage event arrived, or it has been listed as finished for
-/// <see cref="FinishedGrace"/>); a stream that fails is reopened after the last event it delivered. Events without a
-/// card (budget alerts) have no per-card stream and are not here: the Costs page lists the alerts.
+/// One instance per web process, shared by every browser watching: the Agents service sees one connection however
+/// many people watch. It starts with the first watcher. Card titles come from the <c>card.created</c> events; a card
+/// created before the window is looked up once.
 /// </remarks>
 public sealed class LiveEvents(IServiceProvider services, IHostApplicationLifetime lifetime, ILogger<LiveEvents> logger)
 {
     public const int Capacity = 1_000;
-    public const int NewestCards = 50;
-    public const int MaxFollowed = 100;
-    public static readonly TimeSpan PollInterval = TimeSpan.FromSeconds(2);
-    public static readonly TimeSpan FinishedGrace = TimeSpan.FromSeconds(30);
-
-    private static readonly CardStage[] Working = [CardStage.Planning, CardStage.Developing, CardStage.Arbitrating];
 
     private readonly Lock _lock = new();
     private readonly SortedDictionary<long, CardEvent> _events = [];
-    private readonly Dictionary<string, Followed> _followed = [];
-    private readonly Dictionary<string, long> _lastIds = [];
-    private readonly HashSet<string> _done = [];
     private readonly Dictionary<string, string> _titles = [];
+    private readonly HashSet<string> _lookedUp = [];
     private readonly List<Action> _watchers = [];
     private int _started;
 
-    /// <summary>Why the cards could not be listed at the last try, or null.</summary>
+    /// <summary>Why the stream is not live now (it dropped and is being reopened), or null.</summary>
     public string? Problem { get; private set; }
 
-    /// <summary>How many cards' streams are open now.</summary>
-    public int Following
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _followed.Count;
-            }
-        }
-    }
+    /// <summary>Whether the stream is open.</summary>
+    public bool Connected { get; private set; }
 
     /// <summary>Calls <paramref name="changed"/> (on any thread) whenever events arrive; dispose to stop.</summary>
     public IDisposable Watch(Action changed)
@@ -57,7 +39,7 @@ public sealed class LiveEvents(IServiceProvider services, IHostApplicationLifeti
 
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
-            _ = PollAsync(lifetime.ApplicationStopping);
+            _ = FollowAsync(lifetime.ApplicationStopping);
         }
 
         return new Watcher(this, changed);
@@ -80,153 +62,46 @@ public sealed class LiveEvents(IServiceProvider services, IHostApplicationLifeti
         }
     }
 
-    private async Task PollAsync(CancellationToken stopping)
+    private async Task FollowAsync(CancellationToken stopping)
     {
-        while (!stopping.IsCancellationRequested)
-        {
-            try
-            {
-                await RefreshAsync(stopping);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (AgentsApiException exception)
-            {
-                AgentsApiLog.LiveListFailed(logger, exception.Message);
-                if (Problem != exception.Message)
-                {
-                    Problem = exception.Message;
-                    Notify();
-                }
-            }
-
-            try
-            {
-                await Task.Delay(PollInterval, stopping);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    private async Task RefreshAsync(CancellationToken stopping)
-    {
-        var api = services.GetRequiredService<AgentsApiClient>();
-        var lists = await Task.WhenAll(
-            Working.Select(stage => api.ListCardsAsync(stage, MaxFollowed, stopping))
-                .Prepend(api.ListCardsAsync(null, NewestCards, stopping)));
-        var hadProblem = Problem is not null;
-        Problem = null;
-
-        var now = DateTimeOffset.UtcNow;
-        var titlesChanged = false;
-        var start = new List<(string CardId, long After, CancellationTokenSource Stop)>();
-        lock (_lock)
-        {
-            foreach (var card in lists.SelectMany(list => list).DistinctBy(card => card.Id))
-            {
-                if (!_titles.TryGetValue(card.Id, out var title) || title != card.Title)
-                {
-                    _titles[card.Id] = card.Title;
-                    titlesChanged = true;
-                }
-
-                if (_followed.TryGetValue(card.Id, out var followed))
-                {
-                    // Normally the stream ends itself at the card's last stage event; this is for a card whose
-                    // finish came without one.
-                    if (card.Stage.IsFinished() && now - followed.Since > FinishedGrace)
-                    {
-                        _done.Add(card.Id);
-                        followed.Stop.Cancel();
-                    }
-                }
-                else if (!_done.Contains(card.Id) && _followed.Count < MaxFollowed)
-                {
-                    var stop = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                    _followed[card.Id] = new Followed(now, stop);
-                    start.Add((card.Id, _lastIds.GetValueOrDefault(card.Id), stop));
-                }
-            }
-        }
-
-        foreach (var (cardId, after, stop) in start)
-        {
-            AgentsApiLog.LiveFollowing(logger, cardId);
-            _ = FollowAsync(cardId, after, stop);
-        }
-
-        if (titlesChanged || hadProblem)
-        {
-            Notify();
-        }
-    }
-
-    private async Task FollowAsync(string cardId, long after, CancellationTokenSource stop)
-    {
-        var count = 0;
         try
         {
             var streams = services.GetRequiredService<CardEventStreams>();
-            await foreach (var item in streams.FollowAsync(cardId, after, stop.Token))
+            await foreach (var item in streams.FollowAsync(null, 0, stopping, last: Capacity))
             {
-                if (item.Event is not { } cardEvent)
+                if (item.Event is { } cardEvent)
                 {
-                    continue;
+                    Add(cardEvent);
                 }
-
-                count++;
-                Add(cardEvent);
-                if (cardEvent.FinishesCard)
+                else
                 {
-                    lock (_lock)
-                    {
-                        _done.Add(cardId);
-                    }
-
-                    AgentsApiLog.LiveFinished(logger, cardId, count);
-                    break;
+                    Connected = item.Problem is null;
+                    Problem = item.Problem;
+                    Notify();
                 }
             }
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
-            // Finished, or the web is stopping.
-        }
-        catch (AgentsApiException exception) when (exception.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            lock (_lock)
-            {
-                _done.Add(cardId);
-            }
-        }
-        catch (Exception exception)
-        {
-            // Not marked done: the next poll opens the stream again after the last event it delivered.
-            AgentsApiLog.LiveFollowFailed(logger, cardId, exception);
-        }
-        finally
-        {
-            lock (_lock)
-            {
-                _followed.Remove(cardId);
-            }
-
-            stop.Dispose();
+            // The web is stopping.
         }
     }
 
     private void Add(CardEvent cardEvent)
     {
+        string? lookUp = null;
         lock (_lock)
         {
-            if (cardEvent.CardId is not null)
+            if (cardEvent.CardId is { } cardId)
             {
-                _lastIds[cardEvent.CardId] = Math.Max(cardEvent.Id, _lastIds.GetValueOrDefault(cardEvent.CardId));
+                if (cardEvent.Kind == EventKinds.CardCreated && TitleIn(cardEvent.Payload) is { } title)
+                {
+                    _titles[cardId] = title;
+                }
+                else if (!_titles.ContainsKey(cardId) && _lookedUp.Add(cardId))
+                {
+                    lookUp = cardId;
+                }
             }
 
             _events[cardEvent.Id] = cardEvent;
@@ -236,7 +111,43 @@ public sealed class LiveEvents(IServiceProvider services, IHostApplicationLifeti
             }
         }
 
+        if (lookUp is not null)
+        {
+            _ = LookUpTitleAsync(lookUp, lifetime.ApplicationStopping);
+        }
+
         Notify();
+    }
+
+    private static string? TitleIn(JsonElement payload) =>
+        payload.ValueKind == JsonValueKind.Object && payload.TryGetProperty("title", out var title) && title.ValueKind == JsonValueKind.String
+            ? title.GetString()
+            : null;
+
+    /// <summary>The title of a card whose creation is older than the events kept; a failure leaves its id shown.</summary>
+    private async Task LookUpTitleAsync(string cardId, CancellationToken stopping)
+    {
+        try
+        {
+            var details = await services.GetRequiredService<AgentsApiClient>().GetCardAsync(cardId, stopping);
+            if (details is not null)
+            {
+                lock (_lock)
+                {
+                    _titles.TryAdd(cardId, details.Card.Title);
+                }
+
+                Notify();
+            }
+        }
+        catch (AgentsApiException exception)
+        {
+            AgentsApiLog.LiveTitleFailed(logger, cardId, exception.Message);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // The web is stopping.
+        }
     }
 
     private void Notify()
@@ -259,8 +170,6 @@ public sealed class LiveEvents(IServiceProvider services, IHostApplicationLifeti
             }
         }
     }
-
-    private sealed record Followed(DateTimeOffset Since, CancellationTokenSource Stop);
 
     private sealed class Watcher(LiveEvents owner, Action changed) : IDisposable
     {

@@ -228,11 +228,14 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
         var page = await NewPageAsync();
         await page.GotoAsync("/live");
         await Assertions.Expect(page.Locator("[data-testid=live-status]")).ToHaveAttributeAsync("data-watching", "true");
+        await Assertions.Expect(page.Locator("[data-testid=live-status]")).ToHaveAttributeAsync("data-connected", "true");
 
-        var first = await CreateCardAsync(UniqueTitle("Live one"));
+        var firstTitle = UniqueTitle("Live one");
+        var first = await CreateCardAsync(firstTitle);
         var second = await CreateCardAsync(UniqueTitle("Live two"));
         var events = page.Locator("[data-testid=live-events] li");
         await Assertions.Expect(events.And(page.Locator($"[data-card='{first}'][data-kind='card.created']"))).ToHaveCountAsync(1);
+        await Assertions.Expect(events.And(page.Locator($"[data-card='{first}'][data-kind='card.created']"))).ToContainTextAsync(firstTitle);
         await Assertions.Expect(events.And(page.Locator($"[data-card='{second}'][data-kind='card.created']"))).ToHaveCountAsync(1);
 
         using var api = running.App.CreateClient(ResourceNames.Agents, running.App.ApiKey);
