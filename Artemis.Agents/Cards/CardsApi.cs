@@ -15,6 +15,9 @@ public static class CardsApi
     public const int DefaultListLimit = 100;
     public const int MaxListLimit = 1_000;
 
+    /// <summary>Most stored events <c>/api/events?last=</c> begins with.</summary>
+    public const int MaxLast = 10_000;
+
     public static IEndpointRouteBuilder MapCardsApi(this IEndpointRouteBuilder app)
     {
         var cards = app.MapGroup($"{ApiExtensions.ApiPrefix}/cards").WithTags("Cards");
@@ -121,8 +124,6 @@ public static class CardsApi
         _ = await store.GetAsync(id, cancellationToken); // 404 before the stream starts
         return new CardEventStreamResult(id, From(lastEventId, after), lifetime.ApplicationStopping);
     }
-
-    public const int MaxLast = 10_000;
 
     public static async Task<Results<CardEventStreamResult, ValidationProblem>> StreamAllEventsAsync(
         [FromHeader(Name = "Last-Event-ID")] string? lastEventId,
