@@ -46,9 +46,7 @@ internal static class CostsBenchmark
         await EndToEndAsync(host.Services, infrastructure, report);
         await ReservationsAsync(host.Services, infrastructure, report);
 
-        var path = BenchResults.PathOf("costs.md");
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        await File.WriteAllTextAsync(path, report.ToString());
+        await BenchResults.WriteKeepingAnalysisAsync("costs.md", report.ToString());
         Console.WriteLine(report);
         await host.StopAsync();
         return 0;
