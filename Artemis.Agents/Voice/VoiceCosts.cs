@@ -35,8 +35,17 @@ public sealed class VoiceCosts(
 
     private static readonly CostAttribution TranscriptionAttribution = new(null, "voice", "transcription");
 
-    private readonly Dictionary<string, PendingResponse> _transcriptions = new(StringComparer.Ordinal);
+    /// <summary>Each committed utterance's transcription reservations, until it reports (or fails).</summary>
+    private readonly Dictionary<string, List<PendingResponse>> _transcriptions = new(StringComparer.Ordinal);
+
+    /// <summary>The reservations covering the audio sent since the last commit, and how much audio they cover.</summary>
+    private List<PendingResponse> _uncommitted = [];
     private long _uncommittedAudioBytes;
+    private long _coveredAudioBytes;
+    private int _audioSteps;
+
+    /// <summary>Audio covered by one transcription reservation beyond what a frame needs: 5 s of PCM16 at 24 kHz.</summary>
+    private const long AudioStepBytes = 5 * 48_000;
 
     /// <summary>A reservation outlives a response by far; one left by a killed process is swept after this.</summary>
     private static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(10);
@@ -61,16 +70,51 @@ public sealed class VoiceCosts(
         }
     }
 
-    public void AddAudio(long bytes24k)
+    /// <summary>
+    /// Counts audio about to be sent to the model: in the bound of the next response, and — when input transcription
+    /// is on — in a transcription reservation made <em>before</em> the audio is sent, since the model transcribes it
+    /// as soon as it commits the buffer (server VAD decides when). Reservations are taken a step of
+    /// <see cref="AudioStepBytes"/> at a time, the first of an utterance with its text output. Throws
+    /// <see cref="BudgetExceededException"/> when the budgets cannot pay for transcribing this audio: it is not sent.
+    /// Called from the one loop that reads the browser's frames.
+    /// </summary>
+    public async Task AddAudioAsync(long bytes24k)
     {
-        // PCM16 at 24 kHz: 48 bytes a millisecond.
-        var tokens = (bytes24k * options.AudioTokensPerSecondBound + 48_000 - 1) / 48_000;
+        if (_transcriptionPrice is not null)
+        {
+            long missing;
+            bool first;
+            lock (_gate)
+            {
+                missing = _uncommittedAudioBytes + bytes24k - _coveredAudioBytes;
+                first = _uncommitted.Count == 0;
+            }
+
+            if (missing > 0)
+            {
+                var step = Math.Max(missing, AudioStepBytes);
+                var tokens = AudioTokens(step);
+                var worstCase = TranscriptionCost(tokens, tokens, first ? options.MaxOutputTokens : 0);
+                var now = time.GetUtcNow();
+                var pending = new PendingResponse($"voice-transcription-{sessionId}-audio-{Interlocked.Increment(ref _audioSteps)}", now, worstCase, windows.For(now, null));
+                await budgets.ReserveAsync(pending.ReservationId, pending.Windows, worstCase.Usd, ReservationLifetime);
+                lock (_gate)
+                {
+                    _uncommitted.Add(pending);
+                    _coveredAudioBytes += step;
+                }
+            }
+        }
+
         lock (_gate)
         {
-            _added += tokens;
+            _added += AudioTokens(bytes24k);
             _uncommittedAudioBytes += bytes24k;
         }
     }
+
+    /// <summary>PCM16 at 24 kHz is 48 bytes a millisecond; audio tokens are bounded per second.</summary>
+    private long AudioTokens(long bytes24k) => (bytes24k * options.AudioTokensPerSecondBound + 48_000 - 1) / 48_000;
 
     public void AddText(string text)
     {
@@ -180,9 +224,11 @@ public sealed class VoiceCosts(
 
     /// <summary>
     /// When the model commits the user's audio it also starts transcribing it (billed apart, by the transcription
-    /// model): the worst case of that is reserved here, from the audio committed (at
-    /// <see cref="VoiceOptions.AudioTokensPerSecondBound"/>) and <see cref="VoiceOptions.MaxOutputTokens"/> of text.
-    /// Throws <see cref="BudgetExceededException"/> when the budgets cannot pay for it: the session ends.
+    /// model): the reservations made while that audio was sent (<see cref="AddAudioAsync"/>) become the utterance's.
+    /// A commit with nothing reserved (audio sent before transcription was priced, say) reserves its worst case now,
+    /// from the audio committed at <see cref="VoiceOptions.AudioTokensPerSecondBound"/> and
+    /// <see cref="VoiceOptions.MaxOutputTokens"/> of text; it throws <see cref="BudgetExceededException"/> when the
+    /// budgets cannot pay for it, and the session ends.
     /// </summary>
     public async Task ReserveTranscriptionAsync(string itemId)
     {
@@ -191,21 +237,29 @@ public sealed class VoiceCosts(
             return;
         }
 
+        List<PendingResponse> reserved;
         long bytes;
         lock (_gate)
         {
+            (reserved, _uncommitted) = (_uncommitted, []);
             bytes = _uncommittedAudioBytes;
             _uncommittedAudioBytes = 0;
+            _coveredAudioBytes = 0;
+            if (reserved.Count > 0)
+            {
+                _transcriptions[itemId] = reserved;
+                return;
+            }
         }
 
-        var audioTokens = (bytes * options.AudioTokensPerSecondBound + 48_000 - 1) / 48_000;
+        var audioTokens = AudioTokens(bytes);
         var worstCase = TranscriptionCost(audioTokens, audioTokens, options.MaxOutputTokens);
         var now = time.GetUtcNow();
         var pending = new PendingResponse($"voice-transcription-{sessionId}-{itemId}", now, worstCase, windows.For(now, null));
         await budgets.ReserveAsync(pending.ReservationId, pending.Windows, worstCase.Usd, ReservationLifetime);
         lock (_gate)
         {
-            _transcriptions[itemId] = pending;
+            _transcriptions[itemId] = [pending];
         }
     }
 
@@ -221,11 +275,14 @@ public sealed class VoiceCosts(
             return null;
         }
 
-        PendingResponse? pending;
+        List<PendingResponse>? reserved;
         lock (_gate)
         {
-            _transcriptions.Remove(itemId, out pending);
+            _transcriptions.Remove(itemId, out reserved);
         }
+
+        var pending = reserved?.FirstOrDefault();
+        var worstCase = reserved is { Count: > 0 } ? reserved.Select(one => one.WorstCase).Aggregate(Sum) : null;
 
         CallCost cost;
         var estimated = false;
@@ -237,7 +294,7 @@ public sealed class VoiceCosts(
         }
         catch (InvalidUsageException exception)
         {
-            cost = pending?.WorstCase ?? TranscriptionCost(0, 0, options.MaxOutputTokens);
+            cost = worstCase ?? TranscriptionCost(0, 0, options.MaxOutputTokens);
             estimated = true;
             VoiceLog.ChargedWorstCase(logger, sessionId, "transcription of " + itemId, exception.Message, cost.Usd);
         }
@@ -250,26 +307,41 @@ public sealed class VoiceCosts(
         var occurred = pending?.StartedAt ?? time.GetUtcNow();
         await recorder.RecordAsync($"voice-transcription-{sessionId}-{itemId}", pending?.Windows ?? windows.For(occurred, null), occurred, cost,
             TranscriptionAttribution, estimated, cancellationToken);
-        if (pending is not null)
+        foreach (var one in reserved ?? [])
         {
-            await budgets.ReleaseAsync(pending.ReservationId, pending.Windows);
+            await budgets.ReleaseAsync(one.ReservationId, one.Windows);
         }
 
         return cost;
     }
 
-    /// <summary>Gives back the reservations of transcriptions that will not report (failed, or the session ended).</summary>
+    /// <summary>The worst cases of an utterance's reservations as one (their sum).</summary>
+    private static CallCost Sum(CallCost a, CallCost b) => a with
+    {
+        InputTokens = a.InputTokens + b.InputTokens,
+        AudioInputTokens = a.AudioInputTokens + b.AudioInputTokens,
+        OutputTokens = a.OutputTokens + b.OutputTokens,
+        Usd = a.Usd + b.Usd,
+    };
+
+    /// <summary>
+    /// Gives back the reservations of transcriptions that will not report (failed), or — with no item, when the session
+    /// ends — every one still held, those of audio never committed included.
+    /// </summary>
     public async Task ReleaseTranscriptionsAsync(string? itemId = null)
     {
         List<PendingResponse> released;
         lock (_gate)
         {
-            released = itemId is null
-                ? [.. _transcriptions.Values]
-                : _transcriptions.Remove(itemId, out var one) ? [one] : [];
             if (itemId is null)
             {
+                released = [.. _transcriptions.Values.SelectMany(list => list), .. _uncommitted];
                 _transcriptions.Clear();
+                (_uncommitted, _uncommittedAudioBytes, _coveredAudioBytes) = ([], 0, 0);
+            }
+            else
+            {
+                released = _transcriptions.Remove(itemId, out var list) ? list : [];
             }
         }
 

@@ -262,7 +262,18 @@ public sealed class VoiceSession : IDisposable
             return;
         }
 
-        _costs.AddAudio(pcm.Length);
+        try
+        {
+            // Reserves the transcription of this audio (when it is on) before it is sent.
+            await _costs.AddAudioAsync(pcm.Length);
+        }
+        catch (BudgetExceededException exception)
+        {
+            await _out.SendEventAsync(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = exception.Message });
+            End(WebSocketCloseStatus.PolicyViolation, $"budget exhausted: the {exception.Window.Name} budget cannot pay for transcribing more audio");
+            return;
+        }
+
         await SendUpstreamAsync(new JsonObject { ["type"] = "input_audio_buffer.append", ["audio"] = Convert.ToBase64String(pcm) }, cancellationToken);
     }
 

@@ -254,16 +254,80 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
         await using var browser = await voice.ConnectAsync();
         await browser.WaitForAsync("ready");
 
+        // Enough to transcribe the utterance (≈ $0.005 worst case), not for a response (≈ $0.07).
+        await using (await voice.ExhaustBudgetAsync(leaveUsd: 0.02m))
+        {
+            await browser.SendAudioAsync(VoiceClient.Turn());
+            var (status, reason) = await browser.WaitForCloseAsync();
+            Assert.Equal(WebSocketCloseStatus.PolicyViolation, status);
+            Assert.StartsWith("budget exhausted", reason, StringComparison.Ordinal);
+            Assert.EndsWith("cannot pay for another response", reason, StringComparison.Ordinal);
+        }
+
+        Assert.Contains(browser.Events, e => (string?)e["type"] == "error" && (string?)e["code"] == "budget_exhausted");
+        Assert.Empty(await voice.RealtimeResponsesAsync());
+        await AssertNothingReservedAsync();
+    }
+
+    [Fact]
+    public async Task Audio_whose_transcription_the_budget_cannot_pay_for_is_not_sent_and_the_session_ends_cleanly()
+    {
+        await voice.ResetAsync("""{ "steps": [], "fallback": { "content": "never" }, "realtime": { "userTranscripts": [ "hi" ] } }""");
+        await using var browser = await voice.ConnectAsync();
+        var ready = await browser.WaitForAsync("ready");
+        var session = (string)ready["sessionId"]!;
+
         await using (await voice.ExhaustBudgetAsync())
         {
             await browser.SendAudioAsync(VoiceClient.Turn());
             var (status, reason) = await browser.WaitForCloseAsync();
             Assert.Equal(WebSocketCloseStatus.PolicyViolation, status);
             Assert.StartsWith("budget exhausted", reason, StringComparison.Ordinal);
+            Assert.EndsWith("cannot pay for transcribing more audio", reason, StringComparison.Ordinal);
         }
 
         Assert.Contains(browser.Events, e => (string?)e["type"] == "error" && (string?)e["code"] == "budget_exhausted");
+        // The audio never reached the model: nothing was transcribed (the simulator's script has a transcript ready) or answered.
+        Assert.DoesNotContain(browser.Events, e => (string?)e["type"] == "transcript");
+        Assert.Empty(await TranscriptionRowsAsync(session));
         Assert.Empty(await voice.RealtimeResponsesAsync());
+        await AssertNothingReservedAsync();
+    }
+
+    [Fact]
+    public async Task A_long_utterance_is_reserved_step_by_step_as_it_is_sent_and_priced_once()
+    {
+        await voice.ResetAsync("""
+            { "steps": [], "fallback": { "content": "Heard you.", "audioMs": 100 },
+              "realtime": { "userTranscripts": [ "a long story" ] } }
+            """);
+        await using var browser = await voice.ConnectAsync();
+        var ready = await browser.WaitForAsync("ready");
+        var session = (string)ready["sessionId"]!;
+
+        // 12 s of speech: three reservation steps of 5 s, all made before the audio they cover was sent.
+        await browser.SendAudioAsync(VoiceClient.Turn(speechMs: 12_000));
+        await browser.WaitForAsync("transcript", e => (string?)e["role"] == "user", timeoutSeconds: 30);
+        await browser.WaitForAsync("usage", timeoutSeconds: 30);
+
+        var row = Assert.Single(await TranscriptionRowsAsync(session));
+        Assert.False(row.Estimated);
+        await AssertNothingReservedAsync();
+    }
+
+    private async Task AssertNothingReservedAsync()
+    {
+        var guard = voice.Services.GetRequiredService<BudgetGuard>();
+        foreach (var window in voice.Services.GetRequiredService<BudgetWindows>().For(null))
+        {
+            // Released when the session's end is handled, just after the close the test saw.
+            for (var tries = 0; (await guard.StateAsync(window)).ReservedUsd != 0m && tries < 100; tries++)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.Equal(0m, (await guard.StateAsync(window)).ReservedUsd);
+        }
     }
 
     [Fact]

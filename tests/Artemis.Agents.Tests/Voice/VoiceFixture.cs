@@ -153,14 +153,14 @@ public sealed class VoiceFixture : IAsyncLifetime
     }
 
     /// <summary>Takes what is left of today's budget, so that no response can be reserved; dispose to give it back.</summary>
-    public async Task<IAsyncDisposable> ExhaustBudgetAsync()
+    public async Task<IAsyncDisposable> ExhaustBudgetAsync(decimal leaveUsd = 0m)
     {
         var guard = Services.GetRequiredService<BudgetGuard>();
         var windows = Services.GetRequiredService<BudgetWindows>().For(null);
         var day = windows[0];
         var state = await guard.StateAsync(day);
         var id = "test-filler-" + Guid.NewGuid().ToString("N");
-        await guard.ReserveAsync(id, [day], day.LimitUsd - state.SpentUsd - state.ReservedUsd, TimeSpan.FromMinutes(5));
+        await guard.ReserveAsync(id, [day], day.LimitUsd - state.SpentUsd - state.ReservedUsd - leaveUsd, TimeSpan.FromMinutes(5));
         return new Filler(() => guard.ReleaseAsync(id, [day]));
     }
 
