@@ -5,7 +5,24 @@ using Npgsql;
 namespace Artemis.Agents.Supervision;
 
 /// <summary>A replica's claim on a card: the owner and the generation the claim drew (the fencing token).</summary>
-public sealed record CardLease(string CardId, string Owner, long Generation);
+public sealed record CardLease(string CardId, string Owner, long Generation)
+{
+    /// <summary>When this replica last saw the lease was its own: at the claim, and at each renewal since.</summary>
+    public LeaseClock Clock { get; } = new();
+}
+
+/// <summary>
+/// The time since a lease was last confirmed. A replica that stalled (a long GC pause, a stopped process) cannot know
+/// it lost its lease until it asks, but it can know it has not asked for too long.
+/// </summary>
+public sealed class LeaseClock
+{
+    private long _confirmed = System.Diagnostics.Stopwatch.GetTimestamp();
+
+    public TimeSpan SinceConfirmed => System.Diagnostics.Stopwatch.GetElapsedTime(Volatile.Read(ref _confirmed));
+
+    public void Confirm() => Volatile.Write(ref _confirmed, System.Diagnostics.Stopwatch.GetTimestamp());
+}
 
 /// <summary>What renewing a lease found.</summary>
 public enum LeaseState
@@ -69,9 +86,37 @@ public sealed class CardLeases(NpgsqlDataSource dataSource, IOptions<AgentsOptio
         AddLease(command.Parameters, lease);
         command.Parameters.Add(new NpgsqlParameter { Value = _seconds });
         var stage = await command.ExecuteScalarAsync(cancellationToken) as string;
-        return stage is null ? LeaseState.Lost
+        var state = stage is null ? LeaseState.Lost
             : Enum.Parse<CardStage>(stage).IsFinished() ? LeaseState.Finished
             : LeaseState.Held;
+        if (state == LeaseState.Held)
+        {
+            lease.Clock.Confirm();
+        }
+
+        return state;
+    }
+
+    /// <summary>
+    /// Before an agent acts on its folder (a tool call): when the lease has not been confirmed for half its length —
+    /// the renewal runs every third, so only a replica that stalled gets here — it is renewed now, and a lease lost
+    /// or a card finished meanwhile throws <see cref="CardWorkStoppedException"/> before anything is done. Database
+    /// writes are fenced anyway; this keeps a stale replica's agent from writing files one more time.
+    /// </summary>
+    public async Task EnsureHeldAsync(CardLease lease, CancellationToken cancellationToken)
+    {
+        if (lease.Clock.SinceConfirmed < TimeSpan.FromSeconds(_seconds / 2))
+        {
+            return;
+        }
+
+        var state = await RenewAsync(lease, cancellationToken);
+        if (state != LeaseState.Held)
+        {
+            throw new CardWorkStoppedException(lease.CardId, state == LeaseState.Lost
+                ? $"this replica's lease (generation {lease.Generation}) was taken over"
+                : "the card finished");
+        }
     }
 
     /// <summary>Gives the card back (finished, or this replica is stopping): another replica may claim it at once.</summary>

@@ -54,6 +54,7 @@ public sealed class DeveloperAgent(
         var kernel = new Kernel();
         kernel.Plugins.AddFromObject(files.Create(assignment.Workspace), WorkspaceFiles.PluginName);
         kernel.Plugins.AddFromObject(sandbox.Create(assignment.Workspace, card.TestCommand), SandboxPlugin.PluginName);
+        kernel.FunctionInvocationFilters.Add(new LeaseCheck(leases, assignment.Lease));
         kernel.FunctionInvocationFilters.Add(new ToolCallEvents(events, card.Id, assignment.Agent, assignment.Attempt));
         // Offered to the model as declarations only ("files_read_file"…), so each call comes back to this loop; run
         // through the kernel, so its filters see every call.
@@ -246,6 +247,16 @@ public sealed class DeveloperAgent(
     /// Semantic Kernel's function invocation filter on the agent's kernel: every tool call becomes a <c>tool.call</c>
     /// event with its arguments, whether it succeeded, and how long it took.
     /// </summary>
+    /// <summary>No tool runs for a replica that may have lost its lease while it stalled (<see cref="CardLeases.EnsureHeldAsync"/>).</summary>
+    private sealed class LeaseCheck(CardLeases leases, CardLease lease) : IFunctionInvocationFilter
+    {
+        public async Task OnFunctionInvocationAsync(FunctionInvocationContext context, Func<FunctionInvocationContext, Task> next)
+        {
+            await leases.EnsureHeldAsync(lease, context.CancellationToken);
+            await next(context);
+        }
+    }
+
     private sealed class ToolCallEvents(EventPublisher events, string cardId, string agent, int attempt) : IFunctionInvocationFilter
     {
         public async Task OnFunctionInvocationAsync(FunctionInvocationContext context, Func<FunctionInvocationContext, Task> next)

@@ -213,4 +213,36 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
         command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = parameter });
         return (decimal)(await command.ExecuteScalarAsync())!;
     }
+
+    [Fact]
+    public async Task A_replica_that_stalled_past_half_its_lease_checks_it_before_its_agents_act_and_stops_if_it_was_taken_over()
+    {
+        var leases = fixture.App.Services.GetRequiredService<CardLeases>();
+        var id = "stall" + Guid.NewGuid().ToString("N")[..10];
+        // A card held by "replica-a" for a minute (the fixture's supervisor claims only free or lapsed cards).
+        await fixture.ScalarAsync("""
+            INSERT INTO cards (id, title, workspace, workspace_kind, test_command, stage, lease_owner, lease_expires_at, lease_generation)
+            VALUES ($1, 'stalled replica', '/nonexistent', 'folder', 'true', 'Developing', 'replica-a', now() + interval '1 minute', 1)
+            RETURNING 0
+            """, id);
+        var lease = new CardLease(id, "replica-a", 1);
+        try
+        {
+            // Not confirmed for over half the lease (3 s here): it is renewed, and the agent goes on.
+            await Task.Delay(TimeSpan.FromSeconds(1.6));
+            await leases.EnsureHeldAsync(lease, CancellationToken.None);
+            Assert.True(lease.Clock.SinceConfirmed < TimeSpan.FromSeconds(1.5));
+            Assert.Equal(1, await fixture.ScalarAsync("SELECT count(*) FROM cards WHERE id = $1 AND lease_expires_at < now() + interval '30 seconds'", id));
+
+            // Another replica took the card over while this one stalled: the agent is stopped before it acts.
+            await fixture.ScalarAsync("UPDATE cards SET lease_owner = 'replica-b', lease_generation = 2 WHERE id = $1 RETURNING 0", id);
+            await Task.Delay(TimeSpan.FromSeconds(1.6));
+            var stopped = await Assert.ThrowsAsync<CardWorkStoppedException>(() => leases.EnsureHeldAsync(lease, CancellationToken.None));
+            Assert.Contains("taken over", stopped.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await fixture.ScalarAsync("UPDATE cards SET stage = 'Cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 RETURNING 0", id);
+        }
+    }
 }
