@@ -225,8 +225,10 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
             Assert.False(row.Estimated);
         });
 
-        var guard = voice.Services.GetRequiredService<BudgetGuard>();
-        Assert.All(voice.Services.GetRequiredService<BudgetWindows>().For(null), window => Assert.Equal(0m, guard.StateAsync(window).Result.ReservedUsd));
+        // Audio sent after the last commit (the turn's trailing silence) stays reserved for its transcription until
+        // it is committed or the session ends: nothing is left once the browser has gone.
+        await browser.DisposeAsync();
+        await AssertNothingReservedAsync();
     }
 
     [Fact]
@@ -312,6 +314,7 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
 
         var row = Assert.Single(await TranscriptionRowsAsync(session));
         Assert.False(row.Estimated);
+        await browser.DisposeAsync();
         await AssertNothingReservedAsync();
     }
 
@@ -320,7 +323,7 @@ public sealed class VoiceBridgeTests(VoiceFixture voice)
         var guard = voice.Services.GetRequiredService<BudgetGuard>();
         foreach (var window in voice.Services.GetRequiredService<BudgetWindows>().For(null))
         {
-            // Released when the session's end is handled, just after the close the test saw.
+            // Released when the session's end is handled, just after the close the test saw or made.
             for (var tries = 0; (await guard.StateAsync(window)).ReservedUsd != 0m && tries < 100; tries++)
             {
                 await Task.Delay(50);
