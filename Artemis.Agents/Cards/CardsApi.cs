@@ -116,13 +116,14 @@ public static class CardsApi
         IHostApplicationLifetime lifetime,
         CancellationToken cancellationToken)
     {
-        if (StartingPoint(lastEventId, after) is { } problem)
+        var (from, problem) = StartingPoint(lastEventId, after);
+        if (problem is not null)
         {
             return problem;
         }
 
         _ = await store.GetAsync(id, cancellationToken); // 404 before the stream starts
-        return new CardEventStreamResult(id, From(lastEventId, after), lifetime.ApplicationStopping);
+        return new CardEventStreamResult(id, from, lifetime.ApplicationStopping);
     }
 
     public static async Task<Results<CardEventStreamResult, ValidationProblem>> StreamAllEventsAsync(
@@ -133,7 +134,8 @@ public static class CardsApi
         IHostApplicationLifetime lifetime,
         CancellationToken cancellationToken)
     {
-        if (StartingPoint(lastEventId, after) is { } problem)
+        var (from, problem) = StartingPoint(lastEventId, after);
+        if (problem is not null)
         {
             return problem;
         }
@@ -153,24 +155,26 @@ public static class CardsApi
             return new CardEventStreamResult(null, await reader.BeforeNewestAsync(count, cancellationToken), lifetime.ApplicationStopping);
         }
 
-        return new CardEventStreamResult(null, From(lastEventId, after), lifetime.ApplicationStopping);
+        return new CardEventStreamResult(null, from, lifetime.ApplicationStopping);
     }
 
     /// <summary>
-    /// A problem when the starting point is not an event id. A browser's EventSource sends Last-Event-ID when it
-    /// reconnects; it wins over the ?after= of the first request.
+    /// The event id to stream after (0: from the start), or a problem when it is not one. A browser's EventSource sends
+    /// Last-Event-ID when it reconnects; it wins over the ?after= of the first request.
     /// </summary>
-    private static ValidationProblem? StartingPoint(string? lastEventId, string? after)
+    private static (long From, ValidationProblem? Problem) StartingPoint(string? lastEventId, string? after)
     {
         var (name, text) = lastEventId is not null ? ("Last-Event-ID", lastEventId) : ("after", after);
-        return text is null || long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out _)
-            ? null
-            : TypedResults.ValidationProblem(new Dictionary<string, string[]>
+        if (text is null)
+        {
+            return (0, null);
+        }
+
+        return long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var from)
+            ? (from, null)
+            : (0, TypedResults.ValidationProblem(new Dictionary<string, string[]>
             {
                 [name] = [$"must be an event id (a whole number >= 0), was '{text}'"],
-            });
+            }));
     }
-
-    private static long From(string? lastEventId, string? after) =>
-        (lastEventId ?? after) is { } text ? long.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) : 0;
 }
