@@ -94,10 +94,8 @@ public sealed class VoiceCosts(
             {
                 var step = Math.Max(missing, AudioStepBytes);
                 var tokens = AudioTokens(step);
-                var worstCase = TranscriptionCost(tokens, tokens, first ? options.MaxOutputTokens : 0);
-                var now = time.GetUtcNow();
-                var pending = new PendingResponse($"voice-transcription-{sessionId}-audio-{Interlocked.Increment(ref _audioSteps)}", now, worstCase, windows.For(now, null));
-                await budgets.ReserveAsync(pending.ReservationId, pending.Windows, worstCase.Usd, ReservationLifetime);
+                var pending = await ReservePendingAsync($"voice-transcription-{sessionId}-audio-{Interlocked.Increment(ref _audioSteps)}",
+                    TranscriptionCost(tokens, tokens, first ? options.MaxOutputTokens : 0));
                 lock (_gate)
                 {
                     _uncommitted.Add(pending);
@@ -163,8 +161,14 @@ public sealed class VoiceCosts(
             _added = 0;
         }
 
+        return await ReservePendingAsync("voice-" + sessionId + "-" + Guid.NewGuid().ToString("N"), worstCase);
+    }
+
+    /// <summary>Reserves <paramref name="worstCase"/> in the day and month budgets under <paramref name="reservationId"/>, or throws <see cref="BudgetExceededException"/>.</summary>
+    private async Task<PendingResponse> ReservePendingAsync(string reservationId, CallCost worstCase)
+    {
         var now = time.GetUtcNow();
-        var pending = new PendingResponse("voice-" + sessionId + "-" + Guid.NewGuid().ToString("N"), now, worstCase, windows.For(now, null));
+        var pending = new PendingResponse(reservationId, now, worstCase, windows.For(now, null));
         await budgets.ReserveAsync(pending.ReservationId, pending.Windows, worstCase.Usd, ReservationLifetime);
         return pending;
     }
@@ -253,10 +257,7 @@ public sealed class VoiceCosts(
         }
 
         var audioTokens = AudioTokens(bytes);
-        var worstCase = TranscriptionCost(audioTokens, audioTokens, options.MaxOutputTokens);
-        var now = time.GetUtcNow();
-        var pending = new PendingResponse($"voice-transcription-{sessionId}-{itemId}", now, worstCase, windows.For(now, null));
-        await budgets.ReserveAsync(pending.ReservationId, pending.Windows, worstCase.Usd, ReservationLifetime);
+        var pending = await ReservePendingAsync($"voice-transcription-{sessionId}-{itemId}", TranscriptionCost(audioTokens, audioTokens, options.MaxOutputTokens));
         lock (_gate)
         {
             _transcriptions[itemId] = [pending];

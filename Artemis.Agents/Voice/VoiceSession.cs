@@ -101,8 +101,7 @@ public sealed class VoiceSession : IDisposable
             _costs.Start(_options.Instructions, tools.ToJsonString());
             if (await _costs.ProbeAsync() is { } refused)
             {
-                await _out.SendEventAsync(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = refused.Message });
-                End(WebSocketCloseStatus.PolicyViolation, $"budget exhausted: the {refused.Window.Name} budget cannot pay for a response");
+                await EndForBudgetAsync(refused, "a response");
                 return;
             }
 
@@ -269,8 +268,7 @@ public sealed class VoiceSession : IDisposable
         }
         catch (BudgetExceededException exception)
         {
-            await _out.SendEventAsync(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = exception.Message });
-            End(WebSocketCloseStatus.PolicyViolation, $"budget exhausted: the {exception.Window.Name} budget cannot pay for transcribing more audio");
+            await EndForBudgetAsync(exception, "transcribing more audio");
             return;
         }
 
@@ -364,9 +362,15 @@ public sealed class VoiceSession : IDisposable
         }
         catch (BudgetExceededException exception)
         {
-            await _out.SendEventAsync(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = exception.Message });
-            End(WebSocketCloseStatus.PolicyViolation, $"budget exhausted: the {exception.Window.Name} budget cannot pay for another response");
+            await EndForBudgetAsync(exception, "another response");
         }
+    }
+
+    /// <summary>Tells the browser the budget is exhausted, then ends the session saying what it could not pay for.</summary>
+    private async Task EndForBudgetAsync(BudgetExceededException exception, string what)
+    {
+        await _out.SendEventAsync(new JsonObject { ["type"] = "error", ["code"] = "budget_exhausted", ["message"] = exception.Message });
+        End(WebSocketCloseStatus.PolicyViolation, $"budget exhausted: the {exception.Window.Name} budget cannot pay for {what}");
     }
 
     private async Task OnUpdateAsync(RealtimeServerUpdate update, CancellationToken cancellationToken)
