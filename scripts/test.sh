@@ -33,7 +33,7 @@ if ((failed > 0)); then
   echo "Failed tests:"
   awk '/^ *Failed [^ ]+ \[/ { show = 1; lines = 0 }
        /^ *Stack Trace:/ { show = 0 }
-       show && lines < 15 { print; lines++ }' "$results/console.log"
+       show && lines < 40 { print; lines++ }' "$results/console.log"
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 exit "$status"

@@ -51,6 +51,105 @@ public sealed class UiTests(RunningApp running) : IClassFixture<RunningApp>, IAs
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "Health", Exact = true })).ToBeVisibleAsync();
     }
 
+    [Fact]
+    public async Task A_link_clicked_while_the_circuit_is_starting_opens_its_page()
+    {
+        // The window CI once hit on a loaded machine, held open: the page has asked the server for its circuit, and
+        // the server's answers wait until the link has been clicked and its page fetched.
+        var page = await NewPageAsync();
+        var asked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var held = new HeldAnswers();
+        var circuits = 0;
+        await page.RouteWebSocketAsync(new System.Text.RegularExpressions.Regex("/_blazor"), route =>
+        {
+            var server = route.ConnectToServer();
+            var first = Interlocked.Increment(ref circuits) == 1;
+            var answers = 0;
+            // The first answer is the handshake's: after it the page asks for its circuit.
+            server.OnMessage(frame =>
+            {
+                if (first && answers++ > 0)
+                {
+                    held.Add(frame, route);
+                }
+                else
+                {
+                    Send(frame, route);
+                }
+            });
+            route.OnMessage(frame =>
+            {
+                if ((frame.Binary is { } bytes ? System.Text.Encoding.Latin1.GetString(bytes) : frame.Text ?? "").Contains("StartCircuit", StringComparison.Ordinal))
+                {
+                    asked.TrySetResult();
+                }
+
+                Send(frame, server);
+            });
+        });
+
+        await page.GotoAsync("/");
+        await asked.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        // The page of the link arrives while the circuit still waits (Voice's has nothing to wait for itself).
+        await page.RunAndWaitForResponseAsync(
+            () => page.GetByRole(AriaRole.Link, new() { Name = "Voice", Exact = true }).ClickAsync(),
+            response => response.Url.EndsWith("/voice", StringComparison.Ordinal));
+        await ExpectUrlAsync(page, "/voice$");
+        await page.WaitForTimeoutAsync(200);
+        held.Release();
+
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync("Voice");
+        await Assertions.Expect(page.Locator("[data-testid=voice-controls]")).ToHaveAttributeAsync("data-interactive", "true");
+    }
+
+    private static void Send(IWebSocketFrame frame, IWebSocketRoute to)
+    {
+        // A binary frame has its text too (decoded): the kind is told by the bytes.
+        if (frame.Binary is { } bytes)
+        {
+            to.Send(bytes);
+        }
+        else
+        {
+            to.Send(frame.Text!);
+        }
+    }
+
+    /// <summary>A connection's frames kept back until released, then passed on in order, and every later one at once.</summary>
+    private sealed class HeldAnswers
+    {
+        private readonly List<IWebSocketFrame> _frames = [];
+        private IWebSocketRoute? _to;
+        private bool _released;
+
+        public void Add(IWebSocketFrame frame, IWebSocketRoute to)
+        {
+            lock (_frames)
+            {
+                if (_released)
+                {
+                    Send(frame, to);
+                    return;
+                }
+
+                _to = to;
+                _frames.Add(frame);
+            }
+        }
+
+        public void Release()
+        {
+            lock (_frames)
+            {
+                _released = true;
+                foreach (var frame in _frames)
+                {
+                    Send(frame, _to!);
+                }
+            }
+        }
+    }
+
     private Task<IPage> NewPageAsync() => _chromium.NewPageAsync(running.App);
 
     private static Task ScreenshotAsync(IPage page, string name) => Chromium.ScreenshotAsync(page, name);
