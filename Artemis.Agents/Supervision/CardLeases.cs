@@ -35,6 +35,12 @@ public enum LeaseState
 
     /// <summary>Still ours, but the card finished meanwhile (cancelled by a person): stop its work.</summary>
     Finished,
+
+    /// <summary>
+    /// The card is finished and nobody holds it: its holder's last write finished it and cleared the lease with it
+    /// (a renewal racing that write sees this). Nothing to stop; an agent still asking is refused like a lost lease.
+    /// </summary>
+    Closed,
 }
 
 /// <summary>This replica no longer holds the card, or the card left the stage the work was for; nothing was written.</summary>
@@ -78,17 +84,32 @@ public sealed class CardLeases(NpgsqlDataSource dataSource, IOptions<AgentsOptio
     /// <summary>Extends the lease when it is still ours; says whether it is, and whether the card is still unfinished.</summary>
     public async Task<LeaseState> RenewAsync(CardLease lease, CancellationToken cancellationToken)
     {
+        // The card's row as it was, beside the renewal: a lease that is gone is told apart from a card its holder has
+        // just finished (the last write clears the lease with it), which a renewal can race.
         await using var command = dataSource.CreateCommand("""
-            UPDATE cards SET lease_expires_at = now() + make_interval(secs => $4)
-            WHERE id = $1 AND lease_owner = $2 AND lease_generation = $3
-            RETURNING stage
+            WITH renewed AS (
+                UPDATE cards SET lease_expires_at = now() + make_interval(secs => $4)
+                WHERE id = $1 AND lease_owner = $2 AND lease_generation = $3
+                RETURNING stage)
+            SELECT (SELECT stage FROM renewed), stage, lease_owner IS NULL FROM cards WHERE id = $1
             """);
         AddLease(command.Parameters, lease);
         command.Parameters.Add(new NpgsqlParameter { Value = _seconds });
-        var stage = await command.ExecuteScalarAsync(cancellationToken) as string;
-        var state = stage is null ? LeaseState.Lost
-            : Enum.Parse<CardStage>(stage).IsFinished() ? LeaseState.Finished
-            : LeaseState.Held;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        LeaseState state;
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            state = LeaseState.Lost;
+        }
+        else if (!await reader.IsDBNullAsync(0, cancellationToken))
+        {
+            state = Enum.Parse<CardStage>(reader.GetString(0)).IsFinished() ? LeaseState.Finished : LeaseState.Held;
+        }
+        else
+        {
+            state = Enum.Parse<CardStage>(reader.GetString(1)).IsFinished() && reader.GetBoolean(2) ? LeaseState.Closed : LeaseState.Lost;
+        }
+
         if (state == LeaseState.Held)
         {
             lease.Clock.Confirm();

@@ -156,6 +156,13 @@ public sealed class Supervisor(
                     {
                         var state = await pipeline.ExecuteAsync(token => new ValueTask<LeaseState>(leases.RenewAsync(lease, token)), work.Token);
                         renewed = TimeProvider.System.GetTimestamp();
+                        if (state == LeaseState.Closed)
+                        {
+                            // The work wrote its last step and is on its way out: let it end by itself.
+                            _state = (int)state;
+                            return;
+                        }
+
                         if (state != LeaseState.Held)
                         {
                             _state = (int)state;

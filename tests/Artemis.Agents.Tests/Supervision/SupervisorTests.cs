@@ -245,4 +245,40 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
             await fixture.ScalarAsync("UPDATE cards SET stage = 'Cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 RETURNING 0", id);
         }
     }
+
+    [Fact]
+    public async Task A_renewal_tells_a_lease_taken_over_from_a_card_cancelled_under_it_and_from_one_its_holder_just_finished()
+    {
+        var leases = fixture.App.Services.GetRequiredService<CardLeases>();
+        var id = "renew" + Guid.NewGuid().ToString("N")[..10];
+        await fixture.ScalarAsync("""
+            INSERT INTO cards (id, title, workspace, workspace_kind, test_command, stage, lease_owner, lease_expires_at, lease_generation)
+            VALUES ($1, 'renewals', '/nonexistent', 'folder', 'true', 'Developing', 'replica-a', now() + interval '1 minute', 1)
+            RETURNING 0
+            """, id);
+        var lease = new CardLease(id, "replica-a", 1);
+        try
+        {
+            Assert.Equal(LeaseState.Held, await leases.RenewAsync(lease, CancellationToken.None));
+
+            // Its holder's last write: Done, and the lease cleared with it. A renewal racing it is not a lost lease.
+            await fixture.ScalarAsync("UPDATE cards SET stage = 'Done', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 RETURNING 0", id);
+            Assert.Equal(LeaseState.Closed, await leases.RenewAsync(lease, CancellationToken.None));
+            await Task.Delay(TimeSpan.FromSeconds(1.6));
+            var refused = await Assert.ThrowsAsync<CardWorkStoppedException>(() => leases.EnsureHeldAsync(lease, CancellationToken.None));
+            Assert.Contains("finished", refused.Message, StringComparison.Ordinal);
+
+            // Cancelled by a person while held: the lease is still ours, the work must stop.
+            await fixture.ScalarAsync("UPDATE cards SET stage = 'Cancelled', lease_owner = 'replica-a', lease_expires_at = now() + interval '1 minute' WHERE id = $1 RETURNING 0", id);
+            Assert.Equal(LeaseState.Finished, await leases.RenewAsync(lease, CancellationToken.None));
+
+            // Held by another replica, unfinished: lost.
+            await fixture.ScalarAsync("UPDATE cards SET stage = 'Developing', finished_at = NULL, lease_owner = 'replica-b', lease_generation = 2 WHERE id = $1 RETURNING 0", id);
+            Assert.Equal(LeaseState.Lost, await leases.RenewAsync(lease, CancellationToken.None));
+        }
+        finally
+        {
+            await fixture.ScalarAsync("UPDATE cards SET stage = 'Cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 RETURNING 0", id);
+        }
+    }
 }
