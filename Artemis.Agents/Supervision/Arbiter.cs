@@ -36,7 +36,7 @@ public sealed partial class Arbiter(SandboxRunner runner, AttemptWorkspaces work
         {
             // A pass is trusted only when it holds twice: a flaky or order-dependent pass loses to a steady one.
             runs = 2;
-            var again = await RunOnceAsync(card, attempt, changes, cancellationToken);
+            var again = await RunOnceAsync(card, attempt, changes, cancellationToken, again: true);
             if (!again.Passed)
             {
                 run = again with { Output = "The tests passed once, then failed when run again: the pass is not trusted.\n" + again.Output };
@@ -156,9 +156,9 @@ public sealed partial class Arbiter(SandboxRunner runner, AttemptWorkspaces work
         static int Number(Group group) => group.Success ? int.Parse(group.Value, CultureInfo.InvariantCulture) : 0;
     }
 
-    private async Task<TestRun> RunOnceAsync(Card card, int attempt, AttemptChanges changes, CancellationToken cancellationToken)
+    private async Task<TestRun> RunOnceAsync(Card card, int attempt, AttemptChanges changes, CancellationToken cancellationToken, bool again = false)
     {
-        var folder = await workspaces.PrepareEvaluationAsync(card.Id, attempt, changes, cancellationToken);
+        var folder = await workspaces.PrepareEvaluationAsync(card.Id, attempt, changes, cancellationToken, again);
         try
         {
             var result = await runner.RunAsync(new SandboxJob(folder, ["/usr/bin/bash", "-c", card.TestCommand]), cancellationToken);

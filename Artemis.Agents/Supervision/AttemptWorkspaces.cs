@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
 using Artemis.Agents.Cards;
@@ -61,6 +62,13 @@ public sealed class AttemptWorkspaces(IOptions<WorkspaceOptions> workspace, IOpt
         : workspace.Value.Root;
 
     private long QuotaBytes => sandbox.Value.WorkspaceQuotaMb * 1024L * 1024L;
+
+    /// <summary>
+    /// Each attempt's changes as recorded when its agent finished, until the arbiter takes them: the same
+    /// <c>git diff</c> is not run twice on the same commit. A replica that resumes a card after another has no entry
+    /// and runs it.
+    /// </summary>
+    private readonly ConcurrentDictionary<(string CardId, int Attempt), AttemptChanges> _recorded = new();
 
     /// <summary>
     /// Takes the snapshot of the card's source once (later calls find it): copied to a temporary folder and renamed
@@ -152,6 +160,7 @@ public sealed class AttemptWorkspaces(IOptions<WorkspaceOptions> workspace, IOpt
     {
         var folder = AttemptPath(cardId, attempt);
         var gitDirectory = GitDirectory(cardId, attempt);
+        _recorded.TryRemove((cardId, attempt), out _);
         DeleteIfExists(folder);
         DeleteIfExists(gitDirectory);
         CopyTree(SourcePath(cardId), folder, skipGitFolder: false, new CopyBudget(long.MaxValue, int.MaxValue, SourcePath(cardId)), cancellationToken);
@@ -180,6 +189,11 @@ public sealed class AttemptWorkspaces(IOptions<WorkspaceOptions> workspace, IOpt
     {
         var folder = AttemptPath(cardId, attempt);
         var git = Git.For(GitDirectory(cardId, attempt), folder);
+        if (!record && _recorded.TryRemove((cardId, attempt), out var recorded))
+        {
+            return recorded;
+        }
+
         if (record)
         {
             await Git.RunAsync([.. git, "add", "--all", "."], folder, cancellationToken);
@@ -214,48 +228,67 @@ public sealed class AttemptWorkspaces(IOptions<WorkspaceOptions> workspace, IOpt
 
         var commandFiles = CommandFiles(testCommand, SourcePath(cardId));
         var tests = changed.Where(path => IsTestPath(path, commandFiles)).ToList();
-        return new AttemptChanges(diff, lines, truncated, changed, tests);
+        var changes = new AttemptChanges(diff, lines, truncated, changed, tests);
+        if (record)
+        {
+            _recorded[(cardId, attempt)] = changes;
+        }
+
+        return changes;
     }
 
     /// <summary>
     /// The tree the arbiter tests: the attempt's files, except that every test and test-infrastructure file is the
-    /// source's (a test the attempt added is dropped, one it deleted is back). Written from git's objects.
+    /// source's (a test the attempt added is dropped, one it deleted is back). Written from git's objects. With
+    /// <paramref name="again"/> (the second run of a pass) the index made for the first run is written out again.
     /// </summary>
-    public async Task<string> PrepareEvaluationAsync(string cardId, int attempt, AttemptChanges changes, CancellationToken cancellationToken)
+    public async Task<string> PrepareEvaluationAsync(string cardId, int attempt, AttemptChanges changes, CancellationToken cancellationToken, bool again = false)
     {
+        ArgumentNullException.ThrowIfNull(changes);
         var folder = EvaluationPath(cardId, attempt);
         var gitDirectory = GitDirectory(cardId, attempt);
         DeleteIfExists(folder);
+        // Kept in the attempt's repository (outside every folder the sandbox sees) for the second run.
         var index = Path.Join(gitDirectory, "evaluation-index");
-        File.Delete(index);
         var environment = new Dictionary<string, string> { ["GIT_INDEX_FILE"] = index };
         // The empty evaluation folder is the work tree of these index operations; only checkout-index writes to it.
         Directory.CreateDirectory(folder);
         var git = Git.For(gitDirectory, folder);
-        await Git.RunAsync([.. git, "read-tree", AttemptRef], folder, cancellationToken, environment);
-        foreach (var path in changes.TestPaths)
+        if (!again || !File.Exists(index))
         {
-            var entry = await Git.RunAsync([.. git, "ls-tree", "-z", BaseRef, "--", path], folder, cancellationToken);
-            // Not in the source, or a folder there (whose files are changed paths of their own): out of the index.
-            if (string.IsNullOrEmpty(entry) || entry.Split('\t', 2)[0].Split(' ')[1] != "blob")
+            File.Delete(index);
+            await Git.RunAsync([.. git, "read-tree", AttemptRef], folder, cancellationToken, environment);
+            foreach (var path in changes.TestPaths)
             {
-                await Git.RunAsync([.. git, "update-index", "--force-remove", "--", path], folder, cancellationToken, environment);
-            }
-            else
-            {
-                // "<mode> blob <sha>\t<path>\0"
-                var fields = entry.TrimEnd('\0').Split('\t', 2)[0].Split(' ');
-                await Git.RunAsync([.. git, "update-index", "--add", "--replace", "--cacheinfo", $"{fields[0]},{fields[2]},{path}"], folder, cancellationToken, environment);
+                var entry = await Git.RunAsync([.. git, "ls-tree", "-z", BaseRef, "--", path], folder, cancellationToken);
+                // Not in the source, or a folder there (whose files are changed paths of their own): out of the index.
+                if (string.IsNullOrEmpty(entry) || entry.Split('\t', 2)[0].Split(' ')[1] != "blob")
+                {
+                    await Git.RunAsync([.. git, "update-index", "--force-remove", "--", path], folder, cancellationToken, environment);
+                }
+                else
+                {
+                    // "<mode> blob <sha>\t<path>\0"
+                    var fields = entry.TrimEnd('\0').Split('\t', 2)[0].Split(' ');
+                    await Git.RunAsync([.. git, "update-index", "--add", "--replace", "--cacheinfo", $"{fields[0]},{fields[2]},{path}"], folder, cancellationToken, environment);
+                }
             }
         }
 
         await Git.RunAsync([.. git, "checkout-index", "--all", "--force"], folder, cancellationToken, environment);
-        File.Delete(index);
         return folder;
     }
 
     /// <summary>Removes everything of a finished card: its diffs and results are in Postgres.</summary>
-    public void Delete(string cardId) => DeleteIfExists(CardFolder(cardId));
+    public void Delete(string cardId)
+    {
+        foreach (var key in _recorded.Keys.Where(key => key.CardId == cardId))
+        {
+            _recorded.TryRemove(key, out _);
+        }
+
+        DeleteIfExists(CardFolder(cardId));
+    }
 
     public void DeleteEvaluation(string cardId, int attempt) => DeleteIfExists(EvaluationPath(cardId, attempt));
 

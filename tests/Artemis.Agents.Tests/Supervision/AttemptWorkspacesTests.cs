@@ -133,6 +133,49 @@ public sealed class AttemptWorkspacesTests : IDisposable
         Assert.Equal("# original\n", File.ReadAllText(Path.Combine(evaluation, "conftest.py")));
         Assert.False(File.Exists(Path.Combine(evaluation, "test_extra.py")), "a test the attempt added is not the card's");
         Assert.Empty(Directory.GetFileSystemEntries(outside));
+
+        // The first run spoils its tree (a test edited, a file deleted, junk left); the second run's tree is the same
+        // fresh tree, written again from the index made for the first.
+        File.WriteAllText(Path.Combine(evaluation, "tests", "test_calc.py"), "pass\n");
+        File.Delete(Path.Combine(evaluation, "calc.py"));
+        File.WriteAllText(Path.Combine(evaluation, "junk.txt"), "left by the first run\n");
+        workspaces.DeleteEvaluation(card.Id, 1);
+        var second = await workspaces.PrepareEvaluationAsync(card.Id, 1, changes, CancellationToken.None, again: true);
+
+        Assert.Equal(evaluation, second);
+        Assert.Equal("def add(a, b):\n    return a + b\n", File.ReadAllText(Path.Combine(second, "calc.py")));
+        Assert.Equal("assert add(1, 1) == 2\n", File.ReadAllText(Path.Combine(second, "tests", "test_calc.py")));
+        Assert.Equal("# original\n", File.ReadAllText(Path.Combine(second, "conftest.py")));
+        Assert.False(File.Exists(Path.Combine(second, "junk.txt")));
+        Assert.False(File.Exists(Path.Combine(second, "test_extra.py")));
+    }
+
+    [Fact]
+    public async Task The_arbiter_takes_the_changes_recorded_when_the_agent_finished_and_a_resumed_one_reads_the_recorded_commit()
+    {
+        var source = Source(folder => File.WriteAllText(Path.Combine(folder, "a.txt"), "source\n"));
+        var card = CardOn(source);
+        var workspaces = Workspaces();
+        await workspaces.SnapshotSourceAsync(card, CancellationToken.None);
+        var attempt = await workspaces.PrepareAttemptAsync(card.Id, 1, CancellationToken.None);
+        File.WriteAllText(Path.Combine(attempt, "a.txt"), "done\n");
+        var recorded = await workspaces.ChangesAsync(card.Id, 1, card.TestCommand, CancellationToken.None);
+        // Written after the recording: never part of the attempt.
+        File.WriteAllText(Path.Combine(attempt, "late.txt"), "after the end\n");
+
+        var taken = await workspaces.ChangesAsync(card.Id, 1, card.TestCommand, CancellationToken.None, record: false);
+        // Taken once: later (another replica resuming the card) the recorded commit is read again, to the same result.
+        var resumed = await workspaces.ChangesAsync(card.Id, 1, card.TestCommand, CancellationToken.None, record: false);
+        var fresh = await Workspaces().ChangesAsync(card.Id, 1, card.TestCommand, CancellationToken.None, record: false);
+
+        Assert.Same(recorded, taken);
+        Assert.NotSame(recorded, resumed);
+        foreach (var read in new[] { resumed, fresh })
+        {
+            Assert.Equal(recorded.Diff, read.Diff);
+            Assert.Equal(["a.txt"], read.ChangedPaths);
+            Assert.Equal(2, read.DiffLines);
+        }
     }
 
     [Fact]
