@@ -11,7 +11,7 @@ namespace Artemis.Agents.Cards;
 /// tells of it (through <see cref="EventPublisher"/>), so there is never a card without its <c>card.created</c>, nor
 /// a cancelled card without its <c>card.cancelled</c>.
 /// </summary>
-public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events)
+public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events, CardQueueSignal queued)
 {
     public const int RecentEvents = 20;
 
@@ -64,6 +64,7 @@ public sealed class CardStore(NpgsqlDataSource dataSource, EventPublisher events
 
             if (published is not null && created is not null)
             {
+                await queued.AnnounceAsync(created.Id);
                 return created;
             }
 

@@ -1,3 +1,4 @@
+using Artemis.Agents.Cards;
 using Artemis.Agents.Persistence;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -16,6 +17,7 @@ namespace Artemis.Agents.Supervision;
 public sealed class Supervisor(
     CardLeases leases,
     CardRunner runner,
+    CardQueueSignal queued,
     DatabaseMigrator migrator,
     ResiliencePipelineProvider<string> pipelines,
     IOptions<AgentsOptions> options,
@@ -42,8 +44,17 @@ public sealed class Supervisor(
         var failures = 0;
         while (!stoppingToken.IsCancellationRequested)
         {
+            // Room first: a card that just ended frees its place for a card queued meanwhile.
+            foreach (var done in running.Where(pair => pair.Value.IsCompleted).Select(pair => pair.Key).ToList())
+            {
+                running.Remove(done);
+            }
+
+            // Taken before looking, so that a card queued meanwhile still wakes the wait below.
+            var announced = Task.CompletedTask;
             try
             {
+                announced = await queued.NextAsync(stoppingToken);
                 while (running.Count < settings.MaxConcurrentCards && await leases.ClaimAsync(Owner, stoppingToken) is { } lease)
                 {
                     SupervisionLog.Claimed(logger, lease.CardId, Owner, lease.Generation);
@@ -59,15 +70,11 @@ public sealed class Supervisor(
                 SupervisionLog.ClaimFailed(logger, failures, exception);
             }
 
-            foreach (var done in running.Where(pair => pair.Value.IsCompleted).Select(pair => pair.Key).ToList())
-            {
-                running.Remove(done);
-            }
-
             var wait = failures == 0 ? poll : TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, failures)));
             try
             {
-                await Task.WhenAny([Task.Delay(wait, stoppingToken), .. running.Values]);
+                // A card queued on any replica wakes the claim at once (while there is room); the poll finds the rest.
+                await Task.WhenAny([Task.Delay(wait, stoppingToken), .. running.Values, .. failures == 0 && running.Count < settings.MaxConcurrentCards ? [announced] : Array.Empty<Task>()]);
             }
             catch (OperationCanceledException)
             {

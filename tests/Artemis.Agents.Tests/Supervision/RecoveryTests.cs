@@ -61,4 +61,39 @@ public sealed class RecoveryTests(RecoveryFixture fixture) : IClassFixture<Recov
         Assert.True(ledger > 0);
         await heir.StopAsync(timeout.Token);
     }
+
+    [Fact]
+    public async Task A_card_queued_through_one_replica_is_claimed_at_once_by_another_that_polls_only_every_minute()
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await using var worker = await fixture.StartReplicaAsync(timeout.Token, new Dictionary<string, string?>
+        {
+            ["Artemis:Agents:Supervise"] = "true",
+            ["Artemis:Agents:PollMilliseconds"] = "60000",
+        });
+        // Past its first look for cards (made at start): from now on only the announcement can wake it before a minute.
+        await Task.Delay(TimeSpan.FromSeconds(2), timeout.Token);
+
+        var card = await fixture.CreateSampleCardAsync("Fix add() in the calculator sample (announced)");
+        // The claim is the card's first stage change, whose reason names the replica that claimed it.
+        var deadline = DateTime.UtcNow.AddSeconds(40);
+        string? claim;
+        while ((claim = await ClaimReasonAsync(card.Id, timeout.Token)) is null)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the card was not claimed within 40 s: the supervisor waited for its poll");
+            await Task.Delay(50, timeout.Token);
+        }
+
+        Assert.Equal($"claimed by {worker.Services.GetRequiredService<Artemis.Agents.Supervision.Supervisor>().Owner}", claim);
+        Assert.Equal(CardStage.Done, (await fixture.WaitFinishedAsync(card.Id)).Card.Stage);
+        await worker.StopAsync(timeout.Token);
+    }
+
+    private async Task<string?> ClaimReasonAsync(string cardId, CancellationToken cancellationToken)
+    {
+        await using var command = fixture.Database.CreateCommand(
+            "SELECT payload->>'reason' FROM events WHERE card_id = $1 AND kind = 'card.stage' AND payload->>'from' = 'Queued'");
+        command.Parameters.Add(new Npgsql.NpgsqlParameter { Value = cardId });
+        return await command.ExecuteScalarAsync(cancellationToken) as string;
+    }
 }
