@@ -32,7 +32,7 @@ internal static class PipelineBenchmark
     {
         var cardsPerBlock = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
         var blocks = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 2;
-        var warmUp = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 1;
+        var warmUp = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 8;
         var load = string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
         await using var infrastructure = await BenchInfrastructure.StartAsync();
         using var simulator = new HttpClient { BaseAddress = new Uri(infrastructure.SimulatorV1, "/") };
