@@ -34,7 +34,7 @@ internal static partial class ConfigurationGate
     public static async Task EnsureValidAsync(IConfiguration configuration, ILogger logger, CancellationToken cancellationToken)
     {
         var report = await ConfigurationProbes.ProbeAsync(
-            configuration, ConfigurationValidator.Validate(configuration), ConfigurationProbes.DefaultTimeout, cancellationToken);
+            configuration, ConfigurationValidator.Validate(configuration), ConfigurationProbes.StartupTimeout, cancellationToken);
         foreach (var warning in report.Warnings)
         {
             var line = warning.ToString();

@@ -13,7 +13,16 @@ namespace Artemis.Agents.Configuration;
 /// </summary>
 public static class ConfigurationProbes
 {
+    /// <summary>For <c>check-config</c> and <c>/api/config/report</c>: a person is waiting for the answer.</summary>
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// For the check the service makes before it starts. The AppHost starts it as soon as PostgreSQL and Redis are
+    /// healthy, often on a machine busy starting everything else: a first connection slower than 3 s there is load,
+    /// not a bad setting, and refusing to start for it left the whole app down. A refused password, a missing database
+    /// or a closed port are still reported at once.
+    /// </summary>
+    public static readonly TimeSpan StartupTimeout = TimeSpan.FromSeconds(20);
 
     public static async Task<ConfigurationReport> ProbeAsync(
         IConfiguration configuration, ConfigurationReport validated, TimeSpan timeout, CancellationToken cancellationToken)

@@ -17,15 +17,23 @@ public sealed class WholeApp
 
 public sealed class RunningApp : IAsyncLifetime
 {
-    public ArtemisApp App { get; private set; } = null!;
+    private ArtemisApp? _app;
+
+    public ArtemisApp App => _app ?? throw new InvalidOperationException("the app did not start: see the class fixture's error");
 
     public async Task InitializeAsync()
     {
-        App = await ArtemisApp.StartAsync();
-        await App.WaitAllHealthyAsync();
+        _app = await ArtemisApp.StartAsync();
+        await _app.WaitAllHealthyAsync();
     }
 
-    public async Task DisposeAsync() => await App.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        if (_app is not null)
+        {
+            await _app.DisposeAsync();
+        }
+    }
 }
 
 [Collection(WholeApp.Name)]

@@ -64,7 +64,17 @@ public sealed class ArtemisApp : IAsyncDisposable
 
         var app = await builder.BuildAsync();
         using var timeout = new CancellationTokenSource(StartTimeout);
-        await app.StartAsync(timeout.Token);
+        try
+        {
+            await app.StartAsync(timeout.Token);
+        }
+        catch
+        {
+            // A start that failed still started DCP and some resources: stop them, or they outlive this test class.
+            await app.DisposeAsync();
+            throw;
+        }
+
         return new ArtemisApp(app, stateDirectory, runId, apiKey);
     }
 
