@@ -218,14 +218,7 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
     public async Task A_replica_that_stalled_past_half_its_lease_checks_it_before_its_agents_act_and_stops_if_it_was_taken_over()
     {
         var leases = fixture.App.Services.GetRequiredService<CardLeases>();
-        var id = "stall" + Guid.NewGuid().ToString("N")[..10];
-        // A card held by "replica-a" for a minute (the fixture's supervisor claims only free or lapsed cards).
-        await fixture.ScalarAsync("""
-            INSERT INTO cards (id, title, workspace, workspace_kind, test_command, stage, lease_owner, lease_expires_at, lease_generation)
-            VALUES ($1, 'stalled replica', '/nonexistent', 'folder', 'true', 'Developing', 'replica-a', now() + interval '1 minute', 1)
-            RETURNING 0
-            """, id);
-        var lease = new CardLease(id, "replica-a", 1);
+        var (id, lease) = await CardHeldByReplicaAAsync("stall");
         try
         {
             // Not confirmed for over half the lease (3 s here): it is renewed, and the agent goes on.
@@ -250,13 +243,7 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
     public async Task A_renewal_tells_a_lease_taken_over_from_a_card_cancelled_under_it_and_from_one_its_holder_just_finished()
     {
         var leases = fixture.App.Services.GetRequiredService<CardLeases>();
-        var id = "renew" + Guid.NewGuid().ToString("N")[..10];
-        await fixture.ScalarAsync("""
-            INSERT INTO cards (id, title, workspace, workspace_kind, test_command, stage, lease_owner, lease_expires_at, lease_generation)
-            VALUES ($1, 'renewals', '/nonexistent', 'folder', 'true', 'Developing', 'replica-a', now() + interval '1 minute', 1)
-            RETURNING 0
-            """, id);
-        var lease = new CardLease(id, "replica-a", 1);
+        var (id, lease) = await CardHeldByReplicaAAsync("renew");
         try
         {
             Assert.Equal(LeaseState.Held, await leases.RenewAsync(lease, CancellationToken.None));
@@ -280,5 +267,17 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
         {
             await fixture.ScalarAsync("UPDATE cards SET stage = 'Cancelled', finished_at = now(), lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 RETURNING 0", id);
         }
+    }
+
+    /// <summary>A developing card held by "replica-a" for a minute (the fixture's supervisor claims only free or lapsed cards).</summary>
+    private async Task<(string Id, CardLease Lease)> CardHeldByReplicaAAsync(string prefix)
+    {
+        var id = prefix + Guid.NewGuid().ToString("N")[..10];
+        await fixture.ScalarAsync("""
+            INSERT INTO cards (id, title, workspace, workspace_kind, test_command, stage, lease_owner, lease_expires_at, lease_generation)
+            VALUES ($1, $1, '/nonexistent', 'folder', 'true', 'Developing', 'replica-a', now() + interval '1 minute', 1)
+            RETURNING 0
+            """, id);
+        return (id, new CardLease(id, "replica-a", 1));
     }
 }
