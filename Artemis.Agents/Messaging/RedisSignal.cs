@@ -22,16 +22,32 @@ public abstract class RedisSignal(IConnectionMultiplexer redis, RedisChannel cha
     {
         if (!_subscribed)
         {
-            Task subscribing;
-            lock (_gate)
-            {
-                subscribing = _subscribing is { IsCompleted: false } pending ? pending : _subscribing = SubscribeAsync();
-            }
-
-            await subscribing.WaitAsync(cancellationToken);
+            await Subscribing().WaitAsync(cancellationToken);
         }
 
         return Volatile.Read(ref _next).Task;
+    }
+
+    /// <summary>
+    /// Like <see cref="NextAsync"/> without waiting for the subscription (made in the background when missing): for a
+    /// waiter whose poll must not be held up while Redis is away. Messages before the subscription is made are missed.
+    /// </summary>
+    public Task Next()
+    {
+        if (!_subscribed)
+        {
+            _ = Subscribing();
+        }
+
+        return Volatile.Read(ref _next).Task;
+    }
+
+    private Task Subscribing()
+    {
+        lock (_gate)
+        {
+            return _subscribing is { IsCompleted: false } pending ? pending : _subscribing = SubscribeAsync();
+        }
     }
 
     protected Task PublishAsync(RedisValue message) => redis.GetSubscriber().PublishAsync(channel, message);

@@ -50,11 +50,11 @@ public sealed class Supervisor(
                 running.Remove(done);
             }
 
-            // Taken before looking, so that a card queued meanwhile still wakes the wait below.
-            var announced = Task.CompletedTask;
+            // Taken before looking, so that a card queued meanwhile still wakes the wait below. Never waits for Redis:
+            // while it is away the poll goes on alone.
+            var announced = queued.Next();
             try
             {
-                announced = await queued.NextAsync(stoppingToken);
                 while (running.Count < settings.MaxConcurrentCards && await leases.ClaimAsync(Owner, stoppingToken) is { } lease)
                 {
                     SupervisionLog.Claimed(logger, lease.CardId, Owner, lease.Generation);
