@@ -15,6 +15,8 @@ public static class CardsExtensions
         builder.Services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
         builder.Services.AddSingleton<CardValidator>();
         builder.Services.AddSingleton<CardStore>();
+        // The store announces every card it creates; each replica's supervisor listens.
+        builder.Services.AddSingleton<CardQueueSignal>();
         return builder;
     }
 }

@@ -17,7 +17,6 @@ public static class MessagingExtensions
             .ValidateDataAnnotations(); // checked at start, with every other setting, by the configuration gate
         builder.Services.AddSingleton<EventPublisher>();
         builder.Services.AddSingleton<EventSignal>();
-        builder.Services.AddSingleton<Cards.CardQueueSignal>();
         builder.Services.AddSingleton<EventReader>();
         builder.Services.AddSingleton<EventHub>();
         return builder;

@@ -73,8 +73,15 @@ public sealed class Supervisor(
             var wait = failures == 0 ? poll : TimeSpan.FromSeconds(Math.Min(30, Math.Pow(2, failures)));
             try
             {
-                // A card queued on any replica wakes the claim at once (while there is room); the poll finds the rest.
-                await Task.WhenAny([Task.Delay(wait, stoppingToken), .. running.Values, .. failures == 0 && running.Count < settings.MaxConcurrentCards ? [announced] : Array.Empty<Task>()]);
+                List<Task> wakeUps = [Task.Delay(wait, stoppingToken), .. running.Values];
+                if (failures == 0 && running.Count < settings.MaxConcurrentCards)
+                {
+                    // A card queued on any replica wakes the claim at once while there is room (not while the
+                    // database is failing: that wait is the back-off); the poll finds the rest.
+                    wakeUps.Add(announced);
+                }
+
+                await Task.WhenAny(wakeUps);
             }
             catch (OperationCanceledException)
             {
