@@ -245,6 +245,23 @@ public static class ConfigurationValidator
             report.Error($"{section}:{nameof(BudgetOptions.PerCardUsd)}", $"must not exceed DailyUsd ({day}), was {c}");
         }
 
+        var leaseKey = $"{section}:{nameof(BudgetOptions.LeaseUsd)}";
+        if (configuration[leaseKey] is { } leaseText)
+        {
+            if (!decimal.TryParse(leaseText, NumberStyles.Float, CultureInfo.InvariantCulture, out var lease))
+            {
+                report.Error(leaseKey, $"must be a number, was '{leaseText}'");
+            }
+            else if (lease < 0)
+            {
+                report.Error(leaseKey, $"must be >= 0 (0 leases exactly what each call lacks), was {leaseText}");
+            }
+            else if (perCard is { } cardLimit && lease > cardLimit)
+            {
+                report.Error(leaseKey, $"must not exceed PerCardUsd ({cardLimit}), was {leaseText}");
+            }
+        }
+
         var thresholdKey = $"{section}:{nameof(BudgetOptions.AlertThreshold)}";
         if (configuration[thresholdKey] is { } text)
         {

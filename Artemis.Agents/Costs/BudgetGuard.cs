@@ -17,31 +17,43 @@ namespace Artemis.Agents.Costs;
 /// </summary>
 public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions options)
 {
-    private const string Reservations = BudgetWindows.KeyPrefix + "reservations";
-    private const string ReservationPrefix = BudgetWindows.KeyPrefix + "reservation:";
-    private const string SettledPrefix = BudgetWindows.KeyPrefix + "settled:";
+    internal const string Reservations = BudgetWindows.KeyPrefix + "reservations";
+    internal const string ReservationPrefix = BudgetWindows.KeyPrefix + "reservation:";
+    internal const string SettledPrefix = BudgetWindows.KeyPrefix + "settled:";
     private const string AlertPrefix = BudgetWindows.KeyPrefix + "alert:";
 
     /// <summary>A settled marker outlives the longest window (a month) so ledger replays stay idempotent.</summary>
-    private static readonly TimeSpan SettledMarkerLifetime = TimeSpan.FromDays(40);
+    internal static readonly TimeSpan SettledMarkerLifetime = TimeSpan.FromDays(40);
+
+    /// <summary>
+    /// Lua shared by every budget script. A reservation is a hash: a call's has <c>amount</c> and one field per window
+    /// (set to 1), a replica's lease (<see cref="BudgetLeases"/>) one field per window holding that window's amount.
+    /// <c>release</c> gives a reservation of either shape back to its windows; <c>sweep</c> releases up to 16 whose
+    /// expiry (the score in the reservations zset) has passed: those of a killed process.
+    /// </summary>
+    internal const string SweepFunctions = """
+        local function release(key)
+          local entry = redis.call('HGETALL', key)
+          local amount = nil
+          for j = 1, #entry, 2 do if entry[j] == 'amount' then amount = tonumber(entry[j + 1]) end end
+          for j = 1, #entry, 2 do
+            if entry[j] ~= 'amount' then redis.call('HINCRBY', entry[j], 'reserved', -(amount or tonumber(entry[j + 1]))) end
+          end
+          redis.call('DEL', key)
+        end
+        local function sweep(zset, sibling, now)
+          for _, id in ipairs(redis.call('ZRANGEBYSCORE', zset, '-inf', now, 'LIMIT', 0, 16)) do
+            release((sibling:gsub('[^:]+$', id)))
+            redis.call('ZREM', zset, id)
+          end
+        end
+
+        """;
 
     // KEYS[1] reservations zset, KEYS[2] this reservation, KEYS[3..] windows.
     // ARGV[1] amount, ARGV[2] now (ms), ARGV[3] expiry (ms), ARGV[4..] limits. Returns {0} or {index, spent, reserved}.
-    private const string ReserveScript = """
-        local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[2], 'LIMIT', 0, 16)
-        for _, id in ipairs(expired) do
-          local key = KEYS[2]:gsub('[^:]+$', id)
-          local entry = redis.call('HGETALL', key)
-          if #entry > 0 then
-            local amount = 0
-            for j = 1, #entry, 2 do if entry[j] == 'amount' then amount = tonumber(entry[j + 1]) end end
-            for j = 1, #entry, 2 do
-              if entry[j] ~= 'amount' then redis.call('HINCRBY', entry[j], 'reserved', -amount) end
-            end
-            redis.call('DEL', key)
-          end
-          redis.call('ZREM', KEYS[1], id)
-        end
+    private const string ReserveScript = SweepFunctions + """
+        sweep(KEYS[1], KEYS[2], ARGV[2])
         local amount = tonumber(ARGV[1])
         for i = 3, #KEYS do
           local spent = tonumber(redis.call('HGET', KEYS[i], 'spent') or '0')
@@ -62,17 +74,9 @@ public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions opti
     // lifetime (ms), ARGV[4] 'release' | 'count' | a ledger entry (JSON), ARGV[5..4+n] each window's alert amount.
     // Returns {0} when nothing was counted now, else {1, i…} with the index of each window that crossed its alert
     // amount for the first time.
-    private const string SettleScript = """
-        local entry = redis.call('HGETALL', KEYS[2])
-        if #entry > 0 then
-          local amount = 0
-          for j = 1, #entry, 2 do if entry[j] == 'amount' then amount = tonumber(entry[j + 1]) end end
-          for j = 1, #entry, 2 do
-            if entry[j] ~= 'amount' then redis.call('HINCRBY', entry[j], 'reserved', -amount) end
-          end
-          redis.call('DEL', KEYS[2])
-          redis.call('ZREM', KEYS[1], ARGV[2])
-        end
+    private const string SettleScript = SweepFunctions + """
+        release(KEYS[2])
+        redis.call('ZREM', KEYS[1], ARGV[2])
         if ARGV[4] == 'release' then return {0} end
         if redis.call('SET', KEYS[3], 1, 'NX', 'PX', ARGV[3]) == false then return {0} end
         if ARGV[4] ~= 'count' then redis.call('XADD', KEYS[4], '*', 'entry', ARGV[4]) end
@@ -123,17 +127,16 @@ public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions opti
 
     private async Task<Settlement> RunSettleAsync(string callId, IReadOnlyList<BudgetWindow> windows, decimal actualUsd, string mode)
     {
-        var threshold = options.AlertThreshold.ToString(CultureInfo.InvariantCulture);
         RedisKey[] keys =
         [
             Reservations, ReservationPrefix + callId, SettledPrefix + callId, CostLedger.PendingStream,
             .. windows.Select(window => (RedisKey)window.Key),
-            .. windows.Select(window => (RedisKey)(AlertPrefix + window.Key[BudgetWindows.KeyPrefix.Length..] + ":" + threshold)),
+            .. windows.Select(AlertMarker),
         ];
         RedisValue[] values =
         [
             ToNanoDollars(actualUsd), callId, (long)SettledMarkerLifetime.TotalMilliseconds, mode,
-            .. windows.Select(window => (RedisValue)ToNanoDollars(window.LimitUsd * (decimal)options.AlertThreshold)),
+            .. windows.Select(window => (RedisValue)AlertAmount(window)),
         ];
         var result = (RedisResult[])(await redis.GetDatabase().ScriptEvaluateAsync(SettleScript, keys, values))!;
         if ((int)result[0] == 0)
@@ -143,6 +146,13 @@ public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions opti
 
         return new Settlement(true, result.Skip(1).Select(index => windows[(int)index - 1]).ToList());
     }
+
+    /// <summary>The key marking that a window's alert was raised (per threshold, so a changed threshold alerts anew).</summary>
+    internal RedisKey AlertMarker(BudgetWindow window) =>
+        AlertPrefix + window.Key[BudgetWindows.KeyPrefix.Length..] + ":" + options.AlertThreshold.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>The spending, in nano-dollars, at which a window's alert is raised.</summary>
+    internal long AlertAmount(BudgetWindow window) => ToNanoDollars(window.LimitUsd * (decimal)options.AlertThreshold);
 
     public async Task<BudgetState> StateAsync(BudgetWindow window)
     {

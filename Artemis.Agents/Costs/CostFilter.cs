@@ -10,18 +10,18 @@ namespace Artemis.Agents.Costs;
 /// the call (an unpriced model is refused; a missing output limit gets the configured one) and computes its worst
 /// case; after the answer it prices the usage the model reported exactly and writes it to the ledger. A call whose
 /// usage is missing or malformed is charged its worst case and logged as an error: no call goes unpriced. HTTP
-/// retries happen below this filter, so a retried request is priced once. Budgets: the worst case is reserved in
-/// every budget of the call before it is sent (refused with <see cref="BudgetExceededException"/> if any could be
-/// exceeded), settled to the actual cost after, released if nothing was billed.
+/// retries happen below this filter, so a retried request is priced once. Budgets: the worst case is admitted in
+/// every budget of the call before it is sent, against this replica's budget leases (<see cref="BudgetLeases"/>,
+/// reserved in Redis; refused with <see cref="BudgetExceededException"/> if any budget could be exceeded), settled to
+/// the actual cost after, released if nothing was billed.
 /// </summary>
 public sealed class CostFilter(
     IChatClient inner,
     ModelOptions model,
     PriceCatalog catalog,
     TokenEstimator estimator,
-    BudgetGuard budgets,
+    BudgetLeases budgets,
     BudgetWindows windows,
-    CostRecorder recorder,
     TimeProvider time,
     ILogger<CostFilter> logger) : DelegatingChatClient(inner)
 {
@@ -37,11 +37,11 @@ public sealed class CostFilter(
         catch
         {
             // Refused or failed before an answer: nothing was billed, so nothing stays reserved.
-            await budgets.ReleaseAsync(call.Id, call.Windows);
+            budgets.Release(call.Admission);
             throw;
         }
 
-        await SettleAsync(call, response.Usage, cancellationToken);
+        Settle(call, response.Usage);
         return response;
     }
 
@@ -72,11 +72,11 @@ public sealed class CostFilter(
             // A request refused before any answer (an HTTP error) is not billed; one the model began answering is.
             if (answered)
             {
-                await SettleAsync(call, usage, CancellationToken.None);
+                Settle(call, usage);
             }
             else
             {
-                await budgets.ReleaseAsync(call.Id, call.Windows);
+                budgets.Release(call.Admission);
             }
         }
     }
@@ -92,14 +92,13 @@ public sealed class CostFilter(
         var price = catalog.GetPrice(modelId);
         var worstCase = CallCost.WorstCase(modelId, price, estimator.CountPromptTokens(list, bounded), bounded.MaxOutputTokens.Value);
         var now = time.GetUtcNow();
-        var call = new PendingCall(Guid.NewGuid().ToString("N"), now, modelId, price, attribution, worstCase, windows.For(now, attribution.CardId, attribution.CardBudgetUsd), list, bounded);
 
         // Throws BudgetExceededException, before anything is sent, if any budget could be exceeded.
-        await budgets.ReserveAsync(call.Id, call.Windows, worstCase.Usd, TimeSpan.FromSeconds(2L * model.TotalTimeoutSeconds));
-        return call;
+        var admission = await budgets.AdmitAsync(windows.For(now, attribution.CardId, attribution.CardBudgetUsd), worstCase.Usd);
+        return new PendingCall(Guid.NewGuid().ToString("N"), now, modelId, price, attribution, worstCase, admission, list, bounded);
     }
 
-    private async Task SettleAsync(PendingCall call, UsageDetails? usage, CancellationToken cancellationToken)
+    private void Settle(PendingCall call, UsageDetails? usage)
     {
         CallCost cost;
         var estimated = false;
@@ -117,10 +116,10 @@ public sealed class CostFilter(
             CostsLog.ChargedWorstCase(logger, call.Id, call.Model, exception.Message, cost.Usd);
         }
 
-        await recorder.RecordAsync(call.Id, call.Windows, call.StartedAt, cost, call.Attribution, estimated, cancellationToken);
+        budgets.Settle(call.Admission, LedgerEntry.For(call.Id, call.StartedAt, cost, call.Attribution, estimated), cost, call.Attribution, estimated);
     }
 
     private sealed record PendingCall(
-        string Id, DateTimeOffset StartedAt, string Model, ModelPrice Price, CostAttribution Attribution, CallCost WorstCase, IReadOnlyList<BudgetWindow> Windows,
+        string Id, DateTimeOffset StartedAt, string Model, ModelPrice Price, CostAttribution Attribution, CallCost WorstCase, BudgetAdmission Admission,
         IList<ChatMessage> Messages, ChatOptions Options);
 }

@@ -13,7 +13,7 @@ namespace Artemis.Agents.Costs;
 /// reader before it reads, BudgetReconciler at start). An entry queued by a process killed a moment later is moved
 /// by the next drain of any replica.
 /// </summary>
-public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplexer redis) : IDisposable
+public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, BudgetLeases leases) : IDisposable
 {
     public const string PendingStream = "artemis:ledger:pending";
     private const int BatchSize = 500;
@@ -23,6 +23,8 @@ public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplex
     /// <summary>Moves every queued entry into the ledger; returns how many entries were new to it.</summary>
     public async Task<int> DrainAsync(CancellationToken cancellationToken)
     {
+        // Calls this replica settled and has not synced yet are queued first (ADR-012), so a reader misses none.
+        await leases.FlushAsync(cancellationToken);
         await _draining.WaitAsync(cancellationToken);
         try
         {

@@ -20,6 +20,9 @@ public static class CostsExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetReconciler>());
         builder.Services.AddSingleton<LedgerWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
+        // After the ledger writer, so it stops first: what it syncs while stopping is in the writer's last drain.
+        builder.Services.AddSingleton<BudgetLeases>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BudgetLeases>());
         return builder;
     }
 }

@@ -6,8 +6,21 @@ namespace Artemis.Agents.Costs;
 /// queued by another replica or a killed process. Entries queued while a batch is written go in the next, so the
 /// ledger keeps up with any rate of calls; readers drain before they read, so the pause is never seen.
 /// </summary>
-public sealed partial class LedgerWriter(CostLedger ledger, BudgetReconciler reconciler, ILogger<LedgerWriter> logger) : BackgroundService
+public sealed partial class LedgerWriter : BackgroundService
 {
+    private readonly CostLedger _ledger;
+    private readonly BudgetReconciler _reconciler;
+    private readonly ILogger<LedgerWriter> _logger;
+
+    public LedgerWriter(CostLedger ledger, BudgetReconciler reconciler, BudgetLeases leases, ILogger<LedgerWriter> logger)
+    {
+        _ledger = ledger;
+        _reconciler = reconciler;
+        _logger = logger;
+        // A sync of the budget leases that queued ledger entries wakes the writer, as a settle used to.
+        leases.Queued += Nudge;
+    }
+
     private static readonly TimeSpan Sweep = TimeSpan.FromSeconds(1);
 
     /// <summary>How long a nudge waits for more entries: a burst of calls becomes one batch, not one commit each.</summary>
@@ -34,7 +47,7 @@ public sealed partial class LedgerWriter(CostLedger ledger, BudgetReconciler rec
     {
         // The reconciler drains first at start, then replays the ledger; a failed reconcile has logged why, and
         // draining still moves queued entries into the ledger.
-        await ((Task)reconciler.Completed).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await ((Task)_reconciler.Completed).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -62,7 +75,7 @@ public sealed partial class LedgerWriter(CostLedger ledger, BudgetReconciler rec
     {
         try
         {
-            await ledger.DrainAsync(cancellationToken);
+            await _ledger.DrainAsync(cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -70,7 +83,7 @@ public sealed partial class LedgerWriter(CostLedger ledger, BudgetReconciler rec
         catch (Exception exception) when (exception is Npgsql.NpgsqlException or StackExchange.Redis.RedisException or System.Text.Json.JsonException)
         {
             // The entries stay queued in Redis; the next drain retries them.
-            DrainFailed(logger, exception);
+            DrainFailed(_logger, exception);
         }
     }
 
