@@ -34,6 +34,7 @@ public sealed partial class BudgetLeases(
     public static readonly TimeSpan IdleReturn = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
+    private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(5);
     private const int BatchSize = 256;
 
     // KEYS[1] reservations zset, KEYS[2] this lease, KEYS[3] pending ledger stream, KEYS[4..3+n] windows,
@@ -250,6 +251,14 @@ public sealed partial class BudgetLeases(
 
             if (Due())
             {
+                // At most one sync per Gather: a call settled after a quiet spell is counted at once, a stream of
+                // calls in batches (each sync's script costs about what a dozen calls' entries do).
+                var since = time.GetElapsedTime(Volatile.Read(ref _lastSync));
+                if (since < Gather && !await PauseAsync(Gather - since, stoppingToken))
+                {
+                    break;
+                }
+
                 await SyncQuietlyAsync(returnAll: false, stoppingToken);
             }
 
@@ -263,6 +272,19 @@ public sealed partial class BudgetLeases(
         }
 
         await RaiseAlertsAsync(last.Token);
+    }
+
+    private async Task<bool> PauseAsync(TimeSpan pause, CancellationToken stoppingToken)
+    {
+        try
+        {
+            await Task.Delay(pause, time, stoppingToken);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
     }
 
     public override void Dispose()
