@@ -232,9 +232,9 @@ public static class ConfigurationValidator
     {
         var defaults = new BudgetOptions();
         var section = BudgetOptions.SectionName;
-        var daily = Positive(configuration, $"{section}:{nameof(BudgetOptions.DailyUsd)}", defaults.DailyUsd, report);
-        var monthly = Positive(configuration, $"{section}:{nameof(BudgetOptions.MonthlyUsd)}", defaults.MonthlyUsd, report);
-        var perCard = Positive(configuration, $"{section}:{nameof(BudgetOptions.PerCardUsd)}", defaults.PerCardUsd, report);
+        var daily = Budget(configuration, $"{section}:{nameof(BudgetOptions.DailyUsd)}", defaults.DailyUsd, report);
+        var monthly = Budget(configuration, $"{section}:{nameof(BudgetOptions.MonthlyUsd)}", defaults.MonthlyUsd, report);
+        var perCard = Budget(configuration, $"{section}:{nameof(BudgetOptions.PerCardUsd)}", defaults.PerCardUsd, report);
         if (daily is { } d && monthly is { } m && d > m)
         {
             report.Error($"{section}:{nameof(BudgetOptions.DailyUsd)}", $"must not exceed MonthlyUsd ({m}), was {d}");
@@ -440,6 +440,24 @@ public static class ConfigurationValidator
             }
         }
     }
+
+    /// <summary>
+    /// A budget: positive, and at most $9,000,000 — Redis counts budgets in nano-dollars inside Lua scripts, whose
+    /// numbers are doubles, exact only below 2^53 (about $9,007,199).
+    /// </summary>
+    private static decimal? Budget(IConfiguration configuration, string key, decimal fallback, ConfigurationReportBuilder report)
+    {
+        var value = Positive(configuration, key, fallback, report);
+        if (value > MaxBudgetUsd)
+        {
+            report.Error(key, $"must be at most {MaxBudgetUsd} (budgets are counted exactly in nano-dollars up to there), was {configuration[key]}");
+            return null;
+        }
+
+        return value;
+    }
+
+    private const decimal MaxBudgetUsd = 9_000_000m;
 
     private static decimal? Positive(IConfiguration configuration, string key, decimal fallback, ConfigurationReportBuilder report)
     {

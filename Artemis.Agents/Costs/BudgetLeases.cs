@@ -34,13 +34,17 @@ public sealed partial class BudgetLeases(
     public static readonly TimeSpan IdleReturn = TimeSpan.FromSeconds(1);
 
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>A lease under demand grows by what its replica spends in this long at its recent rate.</summary>
+    private static readonly TimeSpan Horizon = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan Gather = TimeSpan.FromMilliseconds(5);
     private const int BatchSize = 256;
+    private const int MaxBacklog = 4 * BatchSize;
 
     // KEYS[1] reservations zset, KEYS[2] this lease, KEYS[3] pending ledger stream, KEYS[4..3+n] windows,
     // KEYS[4+n..3+2n] their alert markers, KEYS[4+2n..3+2n+m] the settled markers of the m calls synced now.
-    // ARGV[1] now (ms), ARGV[2] lease expiry (ms), ARGV[3] marker lifetime (ms), ARGV[4] LeaseUsd (nano), ARGV[5] n,
-    // ARGV[6] m, then per window: limit, alert amount, amount the lease holds now, amount it lacks for a waiting call;
+    // ARGV[1] now (ms), ARGV[2] lease expiry (ms), ARGV[3] marker lifetime (ms), ARGV[4] n, ARGV[5] m, then per window:
+    // limit, alert amount, amount the lease holds now, amount it lacks for a waiting call, amount it would like;
     // then per call: its ledger entry (JSON) and its actual cost in each window (0 when not one of its windows).
     // Returns {refused window or 0, lease was missing (1/0), {grant per window}, {counted 1/0 per call},
     // {windows whose alert amount was reached first now}, {spent, reserved per window}}.
@@ -49,8 +53,8 @@ public sealed partial class BudgetLeases(
         local lease = KEYS[2]
         local id = lease:match('[^:]+$')
         local missing = redis.call('EXISTS', lease) == 0 and 1 or 0
-        local n, m, chunk = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[4])
-        local function arg(i, k) return tonumber(ARGV[6 + (i - 1) * 4 + k]) end
+        local n, m = tonumber(ARGV[4]), tonumber(ARGV[5])
+        local function arg(i, k) return tonumber(ARGV[5 + (i - 1) * 5 + k]) end
         for i = 1, n do
           local target = arg(i, 3)
           local current = tonumber(redis.call('HGET', lease, KEYS[3 + i]) or '0')
@@ -58,7 +62,7 @@ public sealed partial class BudgetLeases(
           if target > 0 then redis.call('HSET', lease, KEYS[3 + i], target) else redis.call('HDEL', lease, KEYS[3 + i]) end
         end
         local counted, touched = {}, {}
-        local at = 6 + n * 4
+        local at = 5 + n * 5
         for e = 1, m do
           if redis.call('SET', KEYS[3 + 2 * n + e], 1, 'NX', 'PX', ARGV[3]) then
             counted[e] = 1
@@ -90,7 +94,7 @@ public sealed partial class BudgetLeases(
           local need = arg(i, 4)
           if refused == 0 and need > 0 then
             local left = arg(i, 1) - figures[2 * i - 1] - figures[2 * i]
-            local grant = math.min(left, math.max(need, math.min(chunk, math.floor(left / 8))))
+            local grant = math.min(left, math.max(need, math.min(arg(i, 5), math.floor(left / 8))))
             redis.call('HINCRBY', KEYS[3 + i], 'reserved', grant)
             redis.call('HINCRBY', lease, KEYS[3 + i], grant)
             figures[2 * i] = figures[2 * i] + grant
@@ -342,7 +346,8 @@ public sealed partial class BudgetLeases(
         needs = [];
         lock (_gate)
         {
-            var fits = true;
+            // Calls settle faster than Redis counts them: new calls wait for a sync, so the backlog stays bounded.
+            var fits = _settled.Count < MaxBacklog;
             foreach (var window in admission.Windows)
             {
                 if (!_leases.TryGetValue(window.Key, out var lease))
@@ -368,6 +373,7 @@ public sealed partial class BudgetLeases(
             {
                 var lease = _leases[window.Key];
                 lease.InFlight += admission.Amount;
+                lease.AdmittedSinceGrant += admission.Amount;
                 lease.LastUsed = now;
             }
 
@@ -417,6 +423,7 @@ public sealed partial class BudgetLeases(
         List<Settled> batch;
         List<Lease> leases;
         Dictionary<Lease, long> synced = [];
+        Dictionary<Lease, long> wants = [];
         bool held;
         lock (_gate)
         {
@@ -446,6 +453,13 @@ public sealed partial class BudgetLeases(
             }
 
             leases = [.. _leases.Values];
+            foreach (var lease in leases)
+            {
+                if (needs.ContainsKey(lease.Window.Key))
+                {
+                    wants[lease] = lease.Want(_chunk, now, time);
+                }
+            }
         }
 
         if (batch.Count == 0 && leases.Count == 0)
@@ -465,13 +479,17 @@ public sealed partial class BudgetLeases(
                 .. leases.Select(lease => guard.AlertMarker(lease.Window)),
                 .. batch.Select(call => (RedisKey)(BudgetGuard.SettledPrefix + call.Entry.CallId)),
             ];
-            var values = new List<RedisValue>(6 + n * 4 + batch.Count * (n + 1))
+            var values = new List<RedisValue>(5 + n * 5 + batch.Count * (n + 1))
             {
-                nowMs, nowMs + (long)Lifetime.TotalMilliseconds, (long)BudgetGuard.SettledMarkerLifetime.TotalMilliseconds, _chunk, n, batch.Count,
+                nowMs, nowMs + (long)Lifetime.TotalMilliseconds, (long)BudgetGuard.SettledMarkerLifetime.TotalMilliseconds, n, batch.Count,
             };
             foreach (var lease in leases)
             {
-                values.AddRange([BudgetGuard.ToNanoDollars(lease.Window.LimitUsd), guard.AlertAmount(lease.Window), lease.Granted, needs.GetValueOrDefault(lease.Window.Key)]);
+                values.AddRange(
+                [
+                    BudgetGuard.ToNanoDollars(lease.Window.LimitUsd), guard.AlertAmount(lease.Window), lease.Granted, needs.GetValueOrDefault(lease.Window.Key),
+                    wants.GetValueOrDefault(lease),
+                ]);
             }
 
             foreach (var call in batch)
@@ -515,7 +533,12 @@ public sealed partial class BudgetLeases(
             for (var i = 0; i < n; i++)
             {
                 var lease = leases[i];
-                lease.Granted += (long)grants[i];
+                if ((long)grants[i] > 0)
+                {
+                    lease.Granted += (long)grants[i];
+                    lease.GrantedAt = time.GetTimestamp();
+                    lease.AdmittedSinceGrant = 0;
+                }
                 seen[lease.Window.Key] = new WindowFigures(lease.Window, (long)figures[2 * i], (long)figures[2 * i + 1]);
                 if (lease.Granted == 0 && lease.InFlight == 0 && lease.Unsynced == 0)
                 {
@@ -603,6 +626,27 @@ public sealed partial class BudgetLeases(
         public long LastUsed { get; set; }
 
         public long Free => Granted - InFlight - Unsynced;
+
+        /// <summary>Amounts admitted since the lease last grew, and when it did: this replica's rate of spending.</summary>
+        public long AdmittedSinceGrant { get; set; }
+
+        public long GrantedAt { get; set; }
+
+        /// <summary>
+        /// How much the lease would like to grow by: <c>LeaseUsd</c>, or what this replica admitted in the last
+        /// <see cref="Horizon"/> at its recent rate if more (the script caps it at an eighth of what is left).
+        /// </summary>
+        public long Want(long chunk, long now, TimeProvider time)
+        {
+            var elapsed = time.GetElapsedTime(GrantedAt, now);
+            if (GrantedAt == 0 || elapsed <= TimeSpan.Zero)
+            {
+                return chunk;
+            }
+
+            var atRate = (decimal)AdmittedSinceGrant * (decimal)(Horizon / elapsed);
+            return (long)Math.Min(long.MaxValue / 4, Math.Max(chunk, atRate));
+        }
     }
 
     private sealed record Settled(IReadOnlyList<BudgetWindow> Windows, long Actual, LedgerEntry Entry, CallCost Cost, CostAttribution Attribution, bool Estimated);

@@ -125,6 +125,7 @@ public sealed class ConfigurationValidatorTests : IDisposable
     [InlineData("Artemis:Budget:AlertThreshold", "1.5", "must be in (0, 1]")]
     [InlineData("Artemis:Budget:AlertThreshold", "NaN", "must be a number")]
     [InlineData("Artemis:Budget:TimeZone", "Mars/Olympus", "not a known time zone")]
+    [InlineData("Artemis:Budget:MonthlyUsd", "1e7", "must be at most 9000000")]
     [InlineData("Artemis:Budget:LeaseUsd", "-0.1", "must be >= 0")]
     [InlineData("Artemis:Budget:LeaseUsd", "a dime", "must be a number")]
     [InlineData("Artemis:Budget:LeaseUsd", "5", "must not exceed PerCardUsd")]

@@ -157,4 +157,19 @@ public sealed class BudgetLeaseTests(ModelPipelineFixture pipeline) : IClassFixt
         await Task.Delay(BudgetLeases.IdleReturn);
         Assert.Equal(1L, await command.ExecuteScalarAsync());
     }
+
+    [Fact]
+    public async Task Amounts_near_the_largest_budget_allowed_stay_exact_to_the_nano_dollar()
+    {
+        // Budgets are at most $9,000,000 (configuration validation): in nano-dollars, exact in Lua's doubles.
+        var window = TestWindow(9_000_000m);
+        await Guard.ReserveAsync($"large-{Guid.NewGuid():N}", [window], 7_999_999.999999999m, TimeSpan.FromMinutes(1));
+        var admission = await Leases.AdmitAsync([window], 1_000_000.000000001m);
+
+        Assert.Equal(9_000_000m, (await Guard.StateAsync(window)).ReservedUsd);
+        await Assert.ThrowsAsync<BudgetExceededException>(async () => await Leases.AdmitAsync([window], 0.000000001m));
+        Leases.Release(admission);
+        await Leases.ReturnUnusedAsync(CancellationToken.None);
+        Assert.Equal(7_999_999.999999999m, (await Guard.StateAsync(window)).ReservedUsd);
+    }
 }
