@@ -127,21 +127,6 @@ internal static class CostsBenchmark
         report.AppendLine(CultureInfo.InvariantCulture,
             $"| One model call end to end (real OpenAI connector → simulator over loopback, answering at once) | {Milli(a)} | {Milli(b)} without the CostFilter | {a / b:0.00}× | ≤ 1.05× |");
 
-        // Where the difference goes on these two cores: CPU per call of each process, with and without the filter,
-        // the filter's background work (the sync with Redis, the ledger's writes to PostgreSQL) done before reading.
-        var leases = services.GetRequiredService<BudgetLeases>();
-        var ledger = services.GetRequiredService<CostLedger>();
-        var cpuWith = await CpuPerCallAsync(() => withFilter.GetResponseAsync(Prompt, options), async () =>
-        {
-            await leases.FlushAsync(CancellationToken.None);
-            await ledger.DrainAsync(CancellationToken.None);
-        });
-        var cpuWithout = await CpuPerCallAsync(() => without.GetResponseAsync(Prompt, new ChatOptions()), () => Task.CompletedTask);
-        string Cpu((Dictionary<string, double> Cpu, double Collections) run) => string.Create(CultureInfo.InvariantCulture,
-            $"{run.Cpu.Values.Sum():0.000} ms (this process with the simulator {run.Cpu["service"]:0.000}, PostgreSQL {run.Cpu["PostgreSQL"]:0.000}, Redis {run.Cpu["Redis"]:0.000}; {run.Collections:0.0} gen0 GCs per 1000 calls)");
-        report.AppendLine(CultureInfo.InvariantCulture,
-            $"| CPU per call end to end, answering at once (2,000 sequential calls each way) | {Cpu(cpuWith)} | {Cpu(cpuWithout)} without the CostFilter | {cpuWith.Cpu.Values.Sum() / cpuWithout.Cpu.Values.Sum():0.00}× | — |");
-
         // The same with the simulator taking 50 ms per answer, the low end of a hosted model's latency.
         await SetScriptAsync(infrastructure, delayMs: 50);
         var (slowA, slowB) = await InterleaveAsync(
@@ -149,22 +134,6 @@ internal static class CostsBenchmark
         report.AppendLine(CultureInfo.InvariantCulture,
             $"| One model call end to end, the simulator answering in 50 ms | {Milli(slowA)} | {Milli(slowB)} without the CostFilter | {slowA / slowB:0.000}× | ≤ 1.05× |");
         await SetScriptAsync(infrastructure, delayMs: 0);
-    }
-
-    /// <summary>CPU milliseconds per call of each process over 2,000 sequential calls (after a settling step).</summary>
-    private static async Task<(Dictionary<string, double> Cpu, double CollectionsPer1000)> CpuPerCallAsync(Func<Task> call, Func<Task> settle)
-    {
-        const int calls = 2000;
-        var collections = GC.CollectionCount(0);
-        var before = ProcessCpu.Sample();
-        for (var i = 0; i < calls; i++)
-        {
-            await call();
-        }
-
-        await settle();
-        var cpu = ProcessCpu.Sample().ToDictionary(pair => pair.Key, pair => (pair.Value - before[pair.Key]) * 1000.0 / ProcessCpu.ClockTicksPerSecond / calls);
-        return (cpu, (GC.CollectionCount(0) - collections) * 1000.0 / calls);
     }
 
     /// <summary>
