@@ -64,9 +64,11 @@ public sealed partial class BudgetLeases(
         local counted, touched = {}, {}
         local at = 5 + n * 5
         for e = 1, m do
+          -- Queued before it is marked counted: a script stopped by an error between the two leaves the call in the
+          -- ledger (which the counters are rebuilt from), never marked counted and lost. A duplicate entry is harmless.
+          redis.call('XADD', KEYS[3], '*', 'entry', ARGV[at + 1])
           if redis.call('SET', KEYS[3 + 2 * n + e], 1, 'NX', 'PX', ARGV[3]) then
             counted[e] = 1
-            redis.call('XADD', KEYS[3], '*', 'entry', ARGV[at + 1])
             for i = 1, n do
               if ARGV[at + 1 + i] ~= '0' then
                 redis.call('HINCRBY', KEYS[3 + i], 'spent', ARGV[at + 1 + i])

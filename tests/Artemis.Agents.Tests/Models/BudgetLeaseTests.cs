@@ -172,4 +172,40 @@ public sealed class BudgetLeaseTests(ModelPipelineFixture pipeline) : IClassFixt
         await Leases.ReturnUnusedAsync(CancellationToken.None);
         Assert.Equal(7_999_999.999999999m, (await Guard.StateAsync(window)).ReservedUsd);
     }
+
+    [Fact]
+    public async Task Calls_settled_while_Redis_refuses_the_sync_are_kept_and_counted_once_when_it_accepts_again()
+    {
+        var card = "card-" + Guid.NewGuid().ToString("N")[..8];
+        var window = TestWindow(1m);
+        var database = pipeline.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
+        using var replica = OtherReplica();
+        Assert.True(await SpendAsync(replica, [window], card, 0.25m));
+        await replica.FlushAsync(CancellationToken.None);
+
+        // The ledger's queue is unusable (a key of the wrong type): every sync fails, and says so.
+        var aside = CostLedger.PendingStream + ":aside";
+        var queueExisted = await database.KeyExistsAsync(CostLedger.PendingStream) && await database.KeyRenameAsync(CostLedger.PendingStream, aside);
+        await database.StringSetAsync(CostLedger.PendingStream, "not a stream");
+        try
+        {
+            Assert.True(await SpendAsync(replica, [window], card, 0.25m));
+            await Assert.ThrowsAsync<RedisServerException>(() => replica.FlushAsync(CancellationToken.None));
+            await Assert.ThrowsAsync<RedisServerException>(() => replica.FlushAsync(CancellationToken.None));
+            Assert.Equal(0.25m, (await Guard.StateAsync(window)).SpentUsd);
+        }
+        finally
+        {
+            await database.KeyDeleteAsync(CostLedger.PendingStream);
+            if (queueExisted)
+            {
+                await database.KeyRenameAsync(aside, CostLedger.PendingStream);
+            }
+        }
+
+        await replica.ReturnUnusedAsync(CancellationToken.None);
+        var state = await Guard.StateAsync(window);
+        Assert.Equal((0.5m, 0m), (state.SpentUsd, state.ReservedUsd));
+        Assert.Equal([0.25m, 0.25m], (await pipeline.LedgerAsync(card)).Select(row => row.Usd));
+    }
 }
