@@ -7,8 +7,12 @@ using Npgsql;
 
 namespace Artemis.Agents.Supervision;
 
-/// <summary>What the arbiter knows of an attempt when it chooses.</summary>
-public sealed record AttemptStanding(int Attempt, string Agent, string Status, bool Passed, int? Failures, bool EditsTests, int DiffLines, decimal CostUsd);
+/// <summary>
+/// What the arbiter knows of an attempt when it chooses. <paramref name="Confirmed"/>: its result is final — it failed,
+/// or it passed twice; a single pass is confirmed by a second run only if it would win.
+/// </summary>
+public sealed record AttemptStanding(
+    int Attempt, string Agent, string Status, bool Passed, int? Failures, bool EditsTests, int DiffLines, decimal CostUsd, bool Confirmed = true);
 
 /// <summary>The arbiter's choice: the winning attempt (null: none passed) and why, for people.</summary>
 public sealed record Verdict(int? Winner, string Reason);
@@ -18,31 +22,44 @@ public sealed record TestRun(bool Passed, int? Failures, int? ExitCode, string O
 
 /// <summary>
 /// Runs the card's acceptance tests on every attempt in the sandbox, on a tree whose tests come from the pristine
-/// source, runs a pass a second time (on a fresh tree) before trusting it, and picks the winner: tests pass, then fewer
-/// failures, then an attempt that left the tests alone, then the smaller diff, then the lower cost.
+/// source, and picks the winner: tests pass, then fewer failures, then an attempt that left the tests alone, then the
+/// smaller diff, then the lower cost. A pass is trusted only when it holds twice: the best-ranked pass is run a second
+/// time (on a fresh tree) before it wins, and one that fails then loses to the next best, which is run again in turn.
 /// </summary>
 public sealed partial class Arbiter(SandboxRunner runner, AttemptWorkspaces workspaces, EventPublisher events, CardLeases leases)
 {
     public const int MaxStoredOutput = 64 * 1024;
 
-    /// <summary>Tests attempt <paramref name="attempt"/> and stores the result (fenced on the lease) before returning it.</summary>
+    /// <summary>Tests attempt <paramref name="attempt"/> once and stores the result (fenced on the lease) before returning it.</summary>
     public async Task<TestRun> EvaluateAsync(Card card, CardLease lease, int attempt, string agent, AttemptChanges changes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(card);
         ArgumentNullException.ThrowIfNull(changes);
-        var runs = 1;
         var run = await RunOnceAsync(card, attempt, changes, cancellationToken);
-        if (run.Passed)
+        await RecordAsync(card, lease, attempt, agent, changes, run, runs: 1, cancellationToken);
+        return run;
+    }
+
+    /// <summary>
+    /// Runs the tests of an attempt that passed once a second time, on a fresh tree, and stores the result: a pass that
+    /// does not hold (flaky, order-dependent) is stored as a failure.
+    /// </summary>
+    public async Task<TestRun> ConfirmAsync(Card card, CardLease lease, int attempt, string agent, AttemptChanges changes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(card);
+        ArgumentNullException.ThrowIfNull(changes);
+        var run = await RunOnceAsync(card, attempt, changes, cancellationToken, again: true);
+        if (!run.Passed)
         {
-            // A pass is trusted only when it holds twice: a flaky or order-dependent pass loses to a steady one.
-            runs = 2;
-            var again = await RunOnceAsync(card, attempt, changes, cancellationToken, again: true);
-            if (!again.Passed)
-            {
-                run = again with { Output = "The tests passed once, then failed when run again: the pass is not trusted.\n" + again.Output };
-            }
+            run = run with { Output = "The tests passed once, then failed when run again: the pass is not trusted.\n" + run.Output };
         }
 
+        await RecordAsync(card, lease, attempt, agent, changes, run, runs: 2, cancellationToken);
+        return run;
+    }
+
+    private async Task RecordAsync(Card card, CardLease lease, int attempt, string agent, AttemptChanges changes, TestRun run, int runs, CancellationToken cancellationToken)
+    {
         await leases.WriteFencedAsync(lease, async (connection, transaction, token) =>
         {
             await using var command = new NpgsqlCommand("""
@@ -72,7 +89,25 @@ public sealed partial class Arbiter(SandboxRunner runner, AttemptWorkspaces work
             changes.EditsTests,
             RevertedTestPaths = changes.TestPaths,
         }, cancellationToken);
-        return run;
+    }
+
+    /// <summary>
+    /// Chooses like <see cref="Choose"/>, confirming first: while the best-ranked attempt passed only once,
+    /// <paramref name="confirm"/> runs it again; a pass that holds wins, one that does not becomes a failure and the
+    /// ranking is made again. Only the attempt that would win is ever run a second time.
+    /// </summary>
+    public static async Task<Verdict> ChooseConfirmedAsync(IReadOnlyList<AttemptStanding> attempts, Func<AttemptStanding, Task<TestRun>> confirm)
+    {
+        ArgumentNullException.ThrowIfNull(attempts);
+        ArgumentNullException.ThrowIfNull(confirm);
+        var standings = attempts.ToList();
+        while (Rank(standings).FirstOrDefault() is { Passed: true, Confirmed: false } best)
+        {
+            var again = await confirm(best);
+            standings[standings.IndexOf(best)] = best with { Passed = again.Passed, Failures = again.Failures, Confirmed = true };
+        }
+
+        return Choose(standings);
     }
 
     /// <summary>Ranks the attempts and explains the choice by the first criterion that told the winner from the next best.</summary>
@@ -84,14 +119,7 @@ public sealed partial class Arbiter(SandboxRunner runner, AttemptWorkspaces work
             return new Verdict(null, "no attempt was made");
         }
 
-        var ranked = attempts
-            .OrderByDescending(attempt => attempt.Passed)
-            .ThenBy(attempt => attempt.Failures ?? int.MaxValue)
-            .ThenBy(attempt => attempt.EditsTests)
-            .ThenBy(attempt => attempt.DiffLines)
-            .ThenBy(attempt => attempt.CostUsd)
-            .ThenBy(attempt => attempt.Attempt)
-            .ToList();
+        var ranked = Rank(attempts);
         var best = ranked[0];
         var others = string.Join("; ", ranked.Skip(1).Select(Describe));
         if (!best.Passed)
@@ -104,6 +132,16 @@ public sealed partial class Arbiter(SandboxRunner runner, AttemptWorkspaces work
             (others.Length > 0 ? $". Others: {others}" : "") + ".");
     }
 
+    private static List<AttemptStanding> Rank(IEnumerable<AttemptStanding> attempts) =>
+        attempts
+            .OrderByDescending(attempt => attempt.Passed)
+            .ThenBy(attempt => attempt.Failures ?? int.MaxValue)
+            .ThenBy(attempt => attempt.EditsTests)
+            .ThenBy(attempt => attempt.DiffLines)
+            .ThenBy(attempt => attempt.CostUsd)
+            .ThenBy(attempt => attempt.Attempt)
+            .ToList();
+
     private static string Criterion(AttemptStanding best, AttemptStanding next) =>
         best.Passed != next.Passed ? "tests passing"
         : best.Failures != next.Failures ? "fewer failing tests"
@@ -114,7 +152,7 @@ public sealed partial class Arbiter(SandboxRunner runner, AttemptWorkspaces work
 
     private static string Describe(AttemptStanding attempt) =>
         $"attempt {attempt.Attempt} ({attempt.Agent}, {attempt.Status.ToLowerInvariant()}) " +
-        (attempt.Passed ? "passed" : attempt.Failures is { } failures ? $"failed {failures} test{(failures == 1 ? "" : "s")}" : "failed") +
+        (attempt.Passed ? attempt.Confirmed ? "passed" : "passed once (not run again: it would not have won)" : attempt.Failures is { } failures ? $"failed {failures} test{(failures == 1 ? "" : "s")}" : "failed") +
         (attempt.EditsTests ? ", edited tests (reverted for the evaluation)" : "") +
         $", {attempt.DiffLines} lines changed";
 

@@ -258,23 +258,40 @@ public sealed class CardRunner(
         }, cancellationToken);
 
         var attempts = (await cards.GetDetailsAsync(card.Id, cancellationToken)).Attempts;
-        // Every attempt not yet tested is tested at once: each in its own tree, as its own sandbox uid.
+        // Every attempt not yet tested is tested at once, each in its own tree, as its own sandbox uid; then only the
+        // pass that would win is run again (a resumed card keeps what was stored: a pass stored once is confirmed).
+        var changesOf = new System.Collections.Concurrent.ConcurrentDictionary<int, AttemptChanges>();
         var standings = await Task.WhenAll(attempts.Select(async attempt =>
         {
             var passed = attempt.TestsPassed;
             var failures = attempt.TestsFailed;
             var editsTests = attempt.EditsTests;
+            var runs = attempt.TestRuns;
             if (passed is null && Directory.Exists(workspaces.AttemptPath(card.Id, attempt.Number)))
             {
-                var changes = await workspaces.ChangesAsync(card.Id, attempt.Number, card.TestCommand, cancellationToken, record: false);
+                var changes = changesOf[attempt.Number] = await workspaces.ChangesAsync(card.Id, attempt.Number, card.TestCommand, cancellationToken, record: false);
                 var run = await arbiter.EvaluateAsync(card, lease, attempt.Number, attempt.Agent, changes, cancellationToken);
-                (passed, failures, editsTests) = (run.Passed, run.Failures, changes.EditsTests);
+                (passed, failures, editsTests, runs) = (run.Passed, run.Failures, changes.EditsTests, 1);
             }
 
-            return new AttemptStanding(attempt.Number, attempt.Agent, attempt.Status, passed == true, failures, editsTests, attempt.DiffLines ?? 0, attempt.CostUsd);
+            return new AttemptStanding(attempt.Number, attempt.Agent, attempt.Status, passed == true, failures, editsTests, attempt.DiffLines ?? 0, attempt.CostUsd,
+                Confirmed: passed != true || runs >= 2);
         }));
 
-        var verdict = Arbiter.Choose(standings);
+        var verdict = await Arbiter.ChooseConfirmedAsync(standings, async standing =>
+        {
+            if (!changesOf.TryGetValue(standing.Attempt, out var changes))
+            {
+                if (!Directory.Exists(workspaces.AttemptPath(card.Id, standing.Attempt)))
+                {
+                    return new TestRun(false, null, null, "The attempt's workspace is gone: its single pass cannot be confirmed.", null, 0);
+                }
+
+                changes = await workspaces.ChangesAsync(card.Id, standing.Attempt, card.TestCommand, cancellationToken, record: false);
+            }
+
+            return await arbiter.ConfirmAsync(card, lease, standing.Attempt, standing.Agent, changes, cancellationToken);
+        });
         var winner = verdict.Winner is { } number ? attempts.Single(attempt => attempt.Number == number) : null;
         var changed = winner?.Diff is { } diff ? ChangedFiles(diff) : [];
         var lesson = winner is null

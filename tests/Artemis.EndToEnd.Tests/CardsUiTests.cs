@@ -287,7 +287,8 @@ public sealed class CardsUiTests(RunningApp running) : IClassFixture<RunningApp>
         var moves = page.Locator("[data-testid=timeline] li[data-kind='card.stage']");
         await Assertions.Expect(moves).ToHaveCountAsync(4);
         await Assertions.Expect(moves.First).ToContainTextAsync("Arbitrating → Done"); // newest first
-        await Assertions.Expect(page.Locator("[data-testid=timeline] li[data-kind='test.result']")).ToHaveCountAsync(2);
+        // Each attempt's run, and the winner's second one.
+        await Assertions.Expect(page.Locator("[data-testid=timeline] li[data-kind='test.result']")).ToHaveCountAsync(3);
         await Assertions.Expect(page.Locator("[data-testid=card-cancel]")).ToHaveCountAsync(0);
         await Assertions.Expect(page.Locator("[data-testid=card-plan]")).ToContainTextAsync("Fix add()");
         await Assertions.Expect(page.Locator("[data-testid=card-result]")).ToContainTextAsync("attempt 1 (developer-1) passed the acceptance tests twice");

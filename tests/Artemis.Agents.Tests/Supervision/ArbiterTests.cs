@@ -44,6 +44,43 @@ public sealed class ArbiterTests
         Assert.Null(Arbiter.Choose([]).Winner);
     }
 
+    [Fact]
+    public async Task Only_the_pass_that_would_win_is_run_again_and_one_that_does_not_hold_loses_to_the_next()
+    {
+        // Attempts 2 and 3 passed once (2 the smaller change), 1 failed: 2 is run again and fails (flaky), so 3 is run
+        // again and holds. 1 is never run again; neither is any attempt once a pass has held.
+        var confirmed = new List<int>();
+        var verdict = await Arbiter.ChooseConfirmedAsync(
+            [Standing(1, false, 2, lines: 1), Standing(2, true, 0, lines: 5) with { Confirmed = false },
+             Standing(3, true, 0, lines: 20) with { Confirmed = false }, Standing(4, true, 0, lines: 30) with { Confirmed = false }],
+            standing =>
+            {
+                confirmed.Add(standing.Attempt);
+                return Task.FromResult(new TestRun(standing.Attempt != 2, standing.Attempt == 2 ? 1 : 0, standing.Attempt == 2 ? 1 : 0, "", null, 5));
+            });
+
+        Assert.Equal([2, 3], confirmed);
+        Assert.Equal(3, verdict.Winner);
+        Assert.Contains("attempt 3 (developer-3) passed the acceptance tests twice and it won on the smaller change (20 lines against 30)", verdict.Reason, StringComparison.Ordinal);
+        Assert.Contains("attempt 4 (developer-4, finished) passed once (not run again: it would not have won)", verdict.Reason, StringComparison.Ordinal);
+        Assert.Contains("attempt 2 (developer-2, finished) failed 1 test", verdict.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_pass_already_run_twice_is_not_run_again_and_no_pass_means_no_second_run()
+    {
+        var runs = 0;
+        Task<TestRun> Count(AttemptStanding standing)
+        {
+            runs++;
+            return Task.FromResult(new TestRun(true, 0, 0, "", null, 5));
+        }
+
+        Assert.Equal(1, (await Arbiter.ChooseConfirmedAsync([Standing(1, true, 0), Standing(2, true, 0, lines: 50) with { Confirmed = false }], Count)).Winner);
+        Assert.Null((await Arbiter.ChooseConfirmedAsync([Standing(1, false, 1), Standing(2, false, null)], Count)).Winner);
+        Assert.Equal(0, runs);
+    }
+
     [Theory]
     [InlineData(0, "anything", 0)]
     [InlineData(1, "===== 2 failed, 5 passed in 0.12s =====", 2)]

@@ -50,7 +50,9 @@ public sealed class SupervisorTests(SupervisorFixture fixture)
         Assert.Equal(8, requests.Count);
         Assert.Equal(8, await fixture.ScalarAsync("SELECT count(*) FROM cost_entries WHERE card_id = $1", card.Id));
         Assert.Equal(1, await fixture.ScalarAsync("SELECT count(*) FROM cost_entries WHERE card_id = $1 AND stage = 'planning' AND agent = 'supervisor'", card.Id));
-        Assert.Equal(2, await fixture.ScalarAsync("SELECT count(*) FROM events WHERE card_id = $1 AND kind = 'test.result'", card.Id));
+        // A test.result per stored run: each attempt's first, then the winner's second (only a pass that would win is run again).
+        Assert.Equal(3, await fixture.ScalarAsync("SELECT count(*) FROM events WHERE card_id = $1 AND kind = 'test.result'", card.Id));
+        Assert.Equal(1, await fixture.ScalarAsync("SELECT count(*) FROM events WHERE card_id = $1 AND kind = 'test.result' AND payload->>'runs' = '2'", card.Id));
         Assert.True(await fixture.ScalarAsync("SELECT count(*) FROM events WHERE card_id = $1 AND kind = 'tool.call'", card.Id) >= 5);
         Assert.Equal(1, await fixture.ScalarAsync("SELECT count(*) FROM lessons WHERE card_id = $1 AND outcome = 'Done'", card.Id));
         // The folders go right after the Done move is written (they are what a resumed card would need before it).
