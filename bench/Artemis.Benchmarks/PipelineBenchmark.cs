@@ -135,7 +135,7 @@ internal static class PipelineBenchmark
             await app.Services.GetRequiredService<DatabaseMigrator>().Completed;
             using var api = new HttpClient { BaseAddress = new Uri(app.Urls.First()) };
             api.DefaultRequestHeaders.Add(ResourceNames.ApiKeyHeader, "pipeline-bench-key-0123456789");
-            var cpuBefore = CpuSample();
+            var cpuBefore = ProcessCpu.Sample();
             var ids = new List<string>();
             for (var i = 0; i < cards; i++)
             {
@@ -156,10 +156,10 @@ internal static class PipelineBenchmark
                 ids.Add(id);
             }
 
-            foreach (var (name, ticks) in CpuSample())
+            foreach (var (name, milliseconds) in ProcessCpu.Sample())
             {
                 setting.Cpu.TryAdd(name, []);
-                setting.Cpu[name].Add((ticks - cpuBefore[name]) * 1000.0 / ClockTicksPerSecond / cards);
+                setting.Cpu[name].Add((milliseconds - cpuBefore[name]) / cards);
             }
 
             await using var stages = app.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand("""
@@ -209,55 +209,6 @@ internal static class PipelineBenchmark
         }
 
         throw new InvalidOperationException($"the event stream of card {id} ended before the card finished");
-    }
-
-    /// <summary>USER_HZ of /proc's CPU times: 100 on Linux (x86-64 and arm64).</summary>
-    private const double ClockTicksPerSecond = 100;
-
-    /// <summary>
-    /// CPU time so far, in clock ticks: of this process (the Agents service and the simulator), of its children that
-    /// ended (git, the sandbox's launchers and jobs), and of the PostgreSQL and Redis processes.
-    /// </summary>
-    private static Dictionary<string, long> CpuSample()
-    {
-        var sample = new Dictionary<string, long> { ["service"] = 0, ["child processes"] = 0, ["PostgreSQL"] = 0, ["Redis"] = 0 };
-        foreach (var folder in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(folder), out var pid))
-            {
-                continue;
-            }
-
-            string stat;
-            try
-            {
-                stat = File.ReadAllText(Path.Combine(folder, "stat"));
-            }
-            catch (IOException)
-            {
-                continue; // ended meanwhile
-            }
-
-            // "pid (name) state ppid …": fields 14–17 are utime, stime, cutime, cstime; the name may hold spaces.
-            var name = stat[(stat.IndexOf('(', StringComparison.Ordinal) + 1)..stat.LastIndexOf(')')];
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            long Field(int index) => long.Parse(fields[index], CultureInfo.InvariantCulture);
-            if (pid == Environment.ProcessId)
-            {
-                sample["service"] += Field(11) + Field(12);
-                sample["child processes"] += Field(13) + Field(14);
-            }
-            else if (name.StartsWith("postgres", StringComparison.Ordinal))
-            {
-                sample["PostgreSQL"] += Field(11) + Field(12);
-            }
-            else if (name.StartsWith("redis", StringComparison.Ordinal))
-            {
-                sample["Redis"] += Field(11) + Field(12);
-            }
-        }
-
-        return sample;
     }
 
     private sealed class Setting
