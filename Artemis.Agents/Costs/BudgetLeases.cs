@@ -45,7 +45,8 @@ public sealed partial class BudgetLeases(
     // KEYS[4+n..3+2n] their alert markers, KEYS[4+2n..3+2n+m] the settled markers of the m calls synced now.
     // ARGV[1] now (ms), ARGV[2] lease expiry (ms), ARGV[3] marker lifetime (ms), ARGV[4] n, ARGV[5] m, then per window:
     // limit, alert amount, amount the lease holds now, amount it lacks for a waiting call, amount it would like;
-    // then per call: its ledger entry (JSON) and its actual cost in each window (0 when not one of its windows).
+    // then the m calls' ledger entries (one JSON array), then per call its actual cost in each window (0 when not one
+    // of its windows).
     // Returns {refused window or 0, lease was missing (1/0), {grant per window}, {counted 1/0 per call},
     // {windows whose alert amount was reached first now}, {spent, reserved per window}}.
     private const string SyncScript = BudgetGuard.SweepFunctions + """
@@ -61,24 +62,28 @@ public sealed partial class BudgetLeases(
           if target ~= current then redis.call('HINCRBY', KEYS[3 + i], 'reserved', target - current) end
           if target > 0 then redis.call('HSET', lease, KEYS[3 + i], target) else redis.call('HDEL', lease, KEYS[3 + i]) end
         end
-        local counted, touched = {}, {}
-        local at = 5 + n * 5
+        local counted, touched, sums = {}, {}, {}
+        local at = 6 + n * 5
+        -- Queued (one stream item for the batch) before any call is marked counted: a script stopped by an error
+        -- in between leaves the calls in the ledger (which the counters are rebuilt from), never marked counted and
+        -- lost. A duplicate entry is harmless: the ledger records a call id once.
+        if m > 0 then redis.call('XADD', KEYS[3], '*', 'entries', ARGV[at]) end
+        for i = 1, n do sums[i] = 0 end
         for e = 1, m do
-          -- Queued before it is marked counted: a script stopped by an error between the two leaves the call in the
-          -- ledger (which the counters are rebuilt from), never marked counted and lost. A duplicate entry is harmless.
-          redis.call('XADD', KEYS[3], '*', 'entry', ARGV[at + 1])
           if redis.call('SET', KEYS[3 + 2 * n + e], 1, 'NX', 'PX', ARGV[3]) then
             counted[e] = 1
-            for i = 1, n do
-              if ARGV[at + 1 + i] ~= '0' then
-                redis.call('HINCRBY', KEYS[3 + i], 'spent', ARGV[at + 1 + i])
-                touched[i] = true
-              end
-            end
+            for i = 1, n do sums[i] = sums[i] + tonumber(ARGV[at + i]) end
           else
             counted[e] = 0
           end
-          at = at + 1 + n
+          at = at + n
+        end
+        -- One increment per window for the whole batch (sums of nano-dollars below 2^53: exact).
+        for i = 1, n do
+          if sums[i] > 0 then
+            redis.call('HINCRBY', KEYS[3 + i], 'spent', sums[i])
+            touched[i] = true
+          end
         end
         local alerts, figures, refused = {}, {}, 0
         for i = 1, n do
@@ -481,7 +486,7 @@ public sealed partial class BudgetLeases(
                 .. leases.Select(lease => guard.AlertMarker(lease.Window)),
                 .. batch.Select(call => (RedisKey)(BudgetGuard.SettledPrefix + call.Entry.CallId)),
             ];
-            var values = new List<RedisValue>(5 + n * 5 + batch.Count * (n + 1))
+            var values = new List<RedisValue>(6 + n * 5 + batch.Count * n)
             {
                 nowMs, nowMs + (long)Lifetime.TotalMilliseconds, (long)BudgetGuard.SettledMarkerLifetime.TotalMilliseconds, n, batch.Count,
             };
@@ -494,9 +499,9 @@ public sealed partial class BudgetLeases(
                 ]);
             }
 
+            values.Add(LedgerEntry.ToJson(batch.Select(call => call.Entry).ToList()));
             foreach (var call in batch)
             {
-                values.Add(call.Entry.ToJson());
                 values.AddRange(leases.Select(lease => (RedisValue)(call.Windows.Any(window => window.Key == lease.Window.Key) ? call.Actual : 0)));
             }
 

@@ -8,7 +8,8 @@ namespace Artemis.Agents.Costs;
 /// The cost ledger (<c>cost_entries</c>), the source of truth for spending: one row per priced call, keyed by call id,
 /// so recording a call twice (a retry of the write, a restart, two replicas draining at once) counts it once.
 /// A call's entry reaches it in two steps, so that no PostgreSQL commit sits on the path of a model call: the budget
-/// settle queues it on the Redis stream <see cref="PendingStream"/> atomically with counting it (BudgetGuard), and
+/// settle queues it on the Redis stream <see cref="PendingStream"/> atomically with counting it (BudgetGuard: one item
+/// per call; a budget lease sync, BudgetLeases: one item per batch of calls), and
 /// <see cref="DrainAsync"/> moves queued entries into the table in batches (LedgerWriter in the background, every
 /// reader before it reads, BudgetReconciler at start). An entry queued by a process killed a moment later is moved
 /// by the next drain of any replica.
@@ -16,6 +17,7 @@ namespace Artemis.Agents.Costs;
 public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, BudgetLeases leases) : IDisposable
 {
     public const string PendingStream = "artemis:ledger:pending";
+    /// <summary>Stream items read at a time, and entries recorded in one statement.</summary>
     private const int BatchSize = 500;
 
     private readonly SemaphoreSlim _draining = new(1, 1);
@@ -38,7 +40,15 @@ public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplex
                     return recorded;
                 }
 
-                recorded += await RecordAsync(queued.Select(item => LedgerEntry.FromJson(item["entry"]!)).ToList(), cancellationToken);
+                // An item is one call's entry (a settle of its own) or a batch's (a budget lease sync).
+                var entries = queued.SelectMany(item => item["entries"] is { IsNull: false } batch
+                    ? LedgerEntry.ManyFromJson(batch!)
+                    : [LedgerEntry.FromJson(item["entry"]!)]).ToList();
+                foreach (var chunk in entries.Chunk(BatchSize))
+                {
+                    recorded += await RecordAsync(chunk, cancellationToken);
+                }
+
                 // Deleted only once committed: a crash in between leaves them queued, and recording is idempotent.
                 await database.StreamDeleteAsync(PendingStream, queued.Select(item => item.Id).ToArray());
             }

@@ -30,7 +30,16 @@ public sealed record LedgerEntry(
 
     public static LedgerEntry FromJson(string json) =>
         JsonSerializer.Deserialize(json, LedgerEntryJson.Default.LedgerEntry) ?? throw new JsonException("a ledger entry cannot be null");
+
+    /// <summary>Several entries as one JSON array (a batch queued as one stream item).</summary>
+    public static string ToJson(List<LedgerEntry> entries) => JsonSerializer.Serialize(entries, LedgerEntryJson.Default.ListLedgerEntry);
+
+    public static List<LedgerEntry> ManyFromJson(string json) =>
+        JsonSerializer.Deserialize(json, LedgerEntryJson.Default.ListLedgerEntry) is { } entries && !entries.Contains(null!)
+            ? entries
+            : throw new JsonException("a batch of ledger entries cannot be or hold null");
 }
 
 [JsonSerializable(typeof(LedgerEntry))]
+[JsonSerializable(typeof(List<LedgerEntry>))]
 internal sealed partial class LedgerEntryJson : JsonSerializerContext;

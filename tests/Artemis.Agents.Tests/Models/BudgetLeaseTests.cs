@@ -208,4 +208,49 @@ public sealed class BudgetLeaseTests(ModelPipelineFixture pipeline) : IClassFixt
         Assert.Equal((0.5m, 0m), (state.SpentUsd, state.ReservedUsd));
         Assert.Equal([0.25m, 0.25m], (await pipeline.LedgerAsync(card)).Select(row => row.Usd));
     }
+
+    [Fact]
+    public async Task Calls_synced_in_batches_beside_single_call_items_are_each_recorded_and_counted_once()
+    {
+        var card = "card-" + Guid.NewGuid().ToString("N")[..8];
+        var window = TestWindow(10m);
+        using var replica = OtherReplica();
+
+        // More calls than one sync takes (256): the ledger's queue gets more than one batch item.
+        var spent = await Task.WhenAll(Enumerable.Range(0, 300).Select(_ => SpendAsync(replica, [window], card)));
+        Assert.All(spent, Assert.True);
+        await replica.ReturnUnusedAsync(CancellationToken.None);
+
+        // Beside them, a call settled on its own (BudgetGuard's item: one entry) and a batch item queued twice (a sync
+        // whose answer was lost, run again): each call is one ledger row.
+        var database = pipeline.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
+        var cost = new CallCost("gpt-4o", 100, 0, 10, 0, 0, 0.5m);
+        var attribution = new CostAttribution(card, "review", "voice");
+        LedgerEntry Entry() => LedgerEntry.For(Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow, cost, attribution, estimated: false);
+        var batch = LedgerEntry.ToJson([Entry(), Entry()]);
+        await database.StreamAddAsync(CostLedger.PendingStream, "entry", Entry().ToJson());
+        await database.StreamAddAsync(CostLedger.PendingStream, "entries", batch);
+        await database.StreamAddAsync(CostLedger.PendingStream, "entries", batch);
+
+        var rows = await pipeline.LedgerAsync(card);
+        Assert.Equal(303, rows.Count);
+        Assert.Equal(303, rows.Select(row => row.CallId).Distinct().Count());
+        Assert.Equal(300 * CallUsd + 3 * 0.5m, rows.Sum(row => row.Usd));
+        Assert.Equal((300 * CallUsd, 0m), ((await Guard.StateAsync(window)).SpentUsd, (await Guard.StateAsync(window)).ReservedUsd));
+    }
+
+    [Fact]
+    public void A_batch_of_ledger_entries_round_trips_and_a_null_in_it_is_refused()
+    {
+        var cost = new CallCost("gpt-4o-mini", 120, 20, 12, 0, 0, 0.000123456m);
+        var entries = new List<LedgerEntry>
+        {
+            LedgerEntry.For("call-1", DateTimeOffset.UnixEpoch, cost, new CostAttribution("card-1", "development", "developer-1"), estimated: false),
+            LedgerEntry.For("call-2", DateTimeOffset.UnixEpoch, cost, new CostAttribution(null, null, null), estimated: true),
+        };
+
+        Assert.Equal(entries, LedgerEntry.ManyFromJson(LedgerEntry.ToJson(entries)));
+        Assert.Throws<System.Text.Json.JsonException>(() => LedgerEntry.ManyFromJson("[null]"));
+        Assert.Throws<System.Text.Json.JsonException>(() => LedgerEntry.ManyFromJson("null"));
+    }
 }
