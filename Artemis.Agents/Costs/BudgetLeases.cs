@@ -204,9 +204,9 @@ public sealed partial class BudgetLeases(
     /// Counts a billed call: its worst case leaves the leases, its actual cost is held there until the next sync (started
     /// now, off the call's path) counts it in Redis and queues its ledger entry, once per call id.
     /// </summary>
-    public void Settle(BudgetAdmission admission, LedgerEntry entry, CallCost cost, CostAttribution attribution, bool estimated)
+    public void Settle(BudgetAdmission admission, LedgerEntry entry)
     {
-        var actual = BudgetGuard.ToNanoDollars(cost.Usd);
+        var actual = BudgetGuard.ToNanoDollars(entry.CostUsd);
         lock (_gate)
         {
             var now = time.GetTimestamp();
@@ -218,7 +218,7 @@ public sealed partial class BudgetLeases(
                 lease.LastUsed = now;
             }
 
-            _settled.Add(new Settled(admission.Windows, actual, entry, cost, attribution, estimated));
+            _settled.Add(new Settled(admission.Windows, actual, entry));
             _settledCount++;
         }
 
@@ -570,14 +570,7 @@ public sealed partial class BudgetLeases(
     {
         foreach (var (call, counted) in outcome.Calls)
         {
-            if (counted)
-            {
-                metrics.Record(call.Cost, call.Attribution, call.Estimated);
-            }
-            else
-            {
-                CostsLog.AlreadyRecorded(logger, call.Entry.CallId);
-            }
+            metrics.Counted(call.Entry, counted, logger);
         }
 
         if (outcome.Calls.Count > 0)
@@ -656,7 +649,7 @@ public sealed partial class BudgetLeases(
         }
     }
 
-    private sealed record Settled(IReadOnlyList<BudgetWindow> Windows, long Actual, LedgerEntry Entry, CallCost Cost, CostAttribution Attribution, bool Estimated);
+    private sealed record Settled(IReadOnlyList<BudgetWindow> Windows, long Actual, LedgerEntry Entry);
 
     private sealed record WindowFigures(BudgetWindow Window, long Spent, long Reserved);
 

@@ -116,7 +116,7 @@ public sealed class CostFilter(
             CostsLog.ChargedWorstCase(logger, call.Id, call.Model, exception.Message, cost.Usd);
         }
 
-        budgets.Settle(call.Admission, LedgerEntry.For(call.Id, call.StartedAt, cost, call.Attribution, estimated), cost, call.Attribution, estimated);
+        budgets.Settle(call.Admission, LedgerEntry.For(call.Id, call.StartedAt, cost, call.Attribution, estimated));
     }
 
     private sealed record PendingCall(

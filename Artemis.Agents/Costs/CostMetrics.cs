@@ -19,16 +19,26 @@ public sealed class CostMetrics
         _calls = meter.CreateCounter<long>("artemis.model.calls", "{call}", "Priced model calls, by model and whether usage was estimated");
     }
 
-    public void Record(CallCost cost, CostAttribution attribution, bool estimated)
+    /// <summary>
+    /// What every counting step does with its answer from Redis: a call counted now is recorded in the instruments; one
+    /// counted before (a replay of its settle) is logged and not recorded again.
+    /// </summary>
+    public void Counted(LedgerEntry entry, bool counted, ILogger logger)
     {
-        var model = new KeyValuePair<string, object?>("model", cost.Model);
-        var stage = new KeyValuePair<string, object?>("stage", attribution.Stage ?? "");
-        _tokens.Add(cost.InputTokens - cost.CachedInputTokens - cost.AudioInputTokens, model, stage, new("kind", "input"));
-        _tokens.Add(cost.CachedInputTokens, model, stage, new("kind", "cached_input"));
-        _tokens.Add(cost.AudioInputTokens, model, stage, new("kind", "audio_input"));
-        _tokens.Add(cost.OutputTokens - cost.AudioOutputTokens, model, stage, new("kind", "output"));
-        _tokens.Add(cost.AudioOutputTokens, model, stage, new("kind", "audio_output"));
-        _usd.Add((double)cost.Usd, model, stage);
-        _calls.Add(1, model, stage, new("estimated", estimated));
+        if (!counted)
+        {
+            CostsLog.AlreadyRecorded(logger, entry.CallId);
+            return;
+        }
+
+        var model = new KeyValuePair<string, object?>("model", entry.Model);
+        var stage = new KeyValuePair<string, object?>("stage", entry.Stage ?? "");
+        _tokens.Add(entry.InputTokens - entry.CachedInputTokens - entry.AudioInputTokens, model, stage, new("kind", "input"));
+        _tokens.Add(entry.CachedInputTokens, model, stage, new("kind", "cached_input"));
+        _tokens.Add(entry.AudioInputTokens, model, stage, new("kind", "audio_input"));
+        _tokens.Add(entry.OutputTokens - entry.AudioOutputTokens, model, stage, new("kind", "output"));
+        _tokens.Add(entry.AudioOutputTokens, model, stage, new("kind", "audio_output"));
+        _usd.Add((double)entry.CostUsd, model, stage);
+        _calls.Add(1, model, stage, new("estimated", entry.Estimated));
     }
 }

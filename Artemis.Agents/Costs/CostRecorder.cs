@@ -11,16 +11,10 @@ public sealed class CostRecorder(BudgetGuard budgets, LedgerWriter ledger, Budge
         string callId, IReadOnlyList<BudgetWindow> windows, DateTimeOffset occurredAt, CallCost cost, CostAttribution attribution, bool estimated,
         CancellationToken cancellationToken)
     {
-        var settlement = await budgets.SettleAsync(callId, windows, cost.Usd, LedgerEntry.For(callId, occurredAt, cost, attribution, estimated));
+        var entry = LedgerEntry.For(callId, occurredAt, cost, attribution, estimated);
+        var settlement = await budgets.SettleAsync(callId, windows, cost.Usd, entry);
         ledger.Nudge();
-        if (settlement.Counted)
-        {
-            metrics.Record(cost, attribution, estimated);
-        }
-        else
-        {
-            CostsLog.AlreadyRecorded(logger, callId);
-        }
+        metrics.Counted(entry, settlement.Counted, logger);
 
         if (settlement.AlertsCrossed.Count > 0)
         {

@@ -173,7 +173,7 @@ internal static class CostsBenchmark
                 {
                     var admission = await leases.AdmitAsync([window], callUsd);
                     Interlocked.Increment(ref reserved);
-                    leases.Settle(admission, LedgerEntry.For($"bench-{caller}-{i++}-{Guid.NewGuid():N}", DateTimeOffset.UtcNow, cost, attribution, false), cost, attribution, false);
+                    leases.Settle(admission, LedgerEntry.For($"bench-{caller}-{i++}-{Guid.NewGuid():N}", DateTimeOffset.UtcNow, cost, attribution, false));
                 }
                 catch (BudgetExceededException)
                 {

@@ -31,7 +31,7 @@ public sealed class BudgetLeaseTests(ModelPipelineFixture pipeline) : IClassFixt
             var admission = await replica.AdmitAsync(windows, usd);
             var cost = new CallCost("gpt-4o", 100, 0, 10, 0, 0, usd);
             var attribution = new CostAttribution(cardId, "development", "developer-1");
-            replica.Settle(admission, LedgerEntry.For(Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow, cost, attribution, estimated: false), cost, attribution, estimated: false);
+            replica.Settle(admission, LedgerEntry.For(Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow, cost, attribution, estimated: false));
             return true;
         }
         catch (BudgetExceededException)
@@ -112,7 +112,7 @@ public sealed class BudgetLeaseTests(ModelPipelineFixture pipeline) : IClassFixt
         // (nothing once the call is settled) — never a negative or doubled reservation.
         var cost = new CallCost("gpt-4o", 100, 0, 10, 0, 0, 0.2m);
         var attribution = new CostAttribution(null, null, null);
-        stalled.Settle(held, LedgerEntry.For(Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow, cost, attribution, estimated: false), cost, attribution, estimated: false);
+        stalled.Settle(held, LedgerEntry.For(Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow, cost, attribution, estimated: false));
         await stalled.ReturnUnusedAsync(CancellationToken.None);
 
         var state = await Guard.StateAsync(window);

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Artemis.Agents.Costs;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
@@ -35,6 +36,58 @@ public sealed class CostFilterTests(ModelPipelineFixture pipeline) : IClassFixtu
         Assert.Equal(UsageScriptUsd, row.Usd);
         Assert.False(row.Estimated);
         Assert.Single(await pipeline.SimulatorRequestsAsync());
+    }
+
+    [Fact]
+    public async Task The_instruments_record_each_counted_call_once_and_a_replayed_settle_not_again()
+    {
+        await pipeline.ResetAsync(UsageScript);
+        var card = NewCard();
+        var stage = "metrics-" + Guid.NewGuid().ToString("N")[..8]; // only this test's measurements carry it
+        var measured = new List<(string Instrument, double Value, string? Kind, bool? Estimated)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == CostMetrics.MeterName)
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        void Measured(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+        {
+            var all = tags.ToArray().ToDictionary(tag => tag.Key, tag => tag.Value);
+            if (Equals(all.GetValueOrDefault("stage"), stage))
+            {
+                lock (measured)
+                {
+                    measured.Add((instrument.Name, value, all.GetValueOrDefault("kind") as string, all.GetValueOrDefault("estimated") as bool?));
+                }
+            }
+        }
+
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Measured(instrument, value, tags));
+        listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Measured(instrument, value, tags));
+        listener.Start();
+
+        // A chat call through the filter (counted by a budget lease sync) ...
+        await pipeline.Chat.GetResponseAsync("Say hello", new CostAttribution(card, stage, "developer-1").ApplyTo(new ChatOptions()));
+        Assert.Single(await pipeline.LedgerAsync(card)); // flushed: counted
+        // ... and a realtime response counted on its own, twice (a replayed settle): recorded once.
+        var recorder = pipeline.Services.GetRequiredService<CostRecorder>();
+        var windows = pipeline.Services.GetRequiredService<BudgetWindows>().For(card);
+        var voice = new CallCost("gpt-4o-mini", 1200, 200, 300, 0, 0, UsageScriptUsd);
+        var callId = Guid.NewGuid().ToString("N");
+        Assert.True((await recorder.RecordAsync(callId, windows, DateTimeOffset.UtcNow, voice, new CostAttribution(card, stage, "voice"), false, CancellationToken.None)).Counted);
+        Assert.False((await recorder.RecordAsync(callId, windows, DateTimeOffset.UtcNow, voice, new CostAttribution(card, stage, "voice"), false, CancellationToken.None)).Counted);
+
+        listener.Dispose();
+        double Sum(string instrument, string? kind = null) =>
+            measured.Where(m => m.Instrument == instrument && (kind is null || m.Kind == kind)).Sum(m => m.Value);
+        Assert.Equal(2, Sum("artemis.model.calls"));
+        Assert.All(measured.Where(m => m.Instrument == "artemis.model.calls"), m => Assert.False(m.Estimated));
+        Assert.Equal((2000d, 400d, 600d, 0d, 0d), (Sum("artemis.model.tokens", "input"), Sum("artemis.model.tokens", "cached_input"),
+            Sum("artemis.model.tokens", "output"), Sum("artemis.model.tokens", "audio_input"), Sum("artemis.model.tokens", "audio_output")));
+        Assert.Equal(2 * (double)UsageScriptUsd, Sum("artemis.model.cost"), precision: 12);
     }
 
     [Fact]
