@@ -83,7 +83,15 @@ internal static class CostsBenchmark
         response.EnsureSuccessStatusCode();
     }
 
-    private static readonly ChatMessage[] Prompt = [new(ChatRole.System, "You are a careful developer."), new(ChatRole.User, "Add a unit test for the parser.")];
+    private static readonly ChatMessage Instructions = new(ChatRole.System, "You are a careful developer.");
+    private static long _prompts;
+
+    /// <summary>
+    /// Each call's prompt: the same instructions and a new request text (a new string, as a new card's or step's is), so
+    /// the token estimate counts the request afresh every call and finds only the instructions' count kept.
+    /// </summary>
+    private static ChatMessage[] Prompt() =>
+        [Instructions, new(ChatRole.User, string.Create(CultureInfo.InvariantCulture, $"Add a unit test for the parser (step {Interlocked.Increment(ref _prompts)})."))];
 
     /// <summary>The filter over a model that answers at once, against that model alone: what the filter adds per call.</summary>
     private static async Task InProcessOverheadAsync(IServiceProvider services, StringBuilder report)
@@ -92,7 +100,7 @@ internal static class CostsBenchmark
         using var filtered = ActivatorUtilities.CreateInstance<CostFilter>(services, instant);
         var options = new CostAttribution("bench-card", "bench", "bench-agent").ApplyTo(new ChatOptions());
         var comparison = await CompareAsync(
-            () => filtered.GetResponseAsync(Prompt, options), () => instant.GetResponseAsync(Prompt, options), warmUp: 20_000, rounds: 10, perRound: 2_000);
+            () => filtered.GetResponseAsync(Prompt(), options), () => instant.GetResponseAsync(Prompt(), options), warmUp: 20_000, rounds: 10, perRound: 2_000);
         var (withFilter, without) = (comparison.A, comparison.B);
         var added = withFilter - without;
         report.AppendLine(CultureInfo.InvariantCulture,
@@ -102,18 +110,26 @@ internal static class CostsBenchmark
         var estimator = services.GetRequiredService<TokenEstimator>();
         var price = services.GetRequiredService<PriceCatalog>().GetPrice(Model);
         var usage = new UsageDetails { InputTokenCount = 120, CachedInputTokenCount = 20, OutputTokenCount = 12 };
-        var stopwatch = Stopwatch.StartNew();
-        const int n = 20_000;
-        for (var i = 0; i < n; i++)
+        TimeSpan Compute(Func<ChatMessage[]> prompt)
         {
-            var tokens = estimator.CountPromptTokens(Prompt, options);
-            _ = CallCost.WorstCase(Model, price, tokens, 4096);
-            _ = CallCost.Price(Model, price, usage);
+            const int n = 20_000;
+            var prompts = Enumerable.Range(0, n).Select(_ => prompt()).ToList();
+            var stopwatch = Stopwatch.StartNew();
+            foreach (var messages in prompts)
+            {
+                var tokens = estimator.CountPromptTokens(messages, options);
+                _ = CallCost.WorstCase(Model, price, tokens, 4096);
+                _ = CallCost.Price(Model, price, usage);
+            }
+
+            return stopwatch.Elapsed / n;
         }
 
-        var compute = stopwatch.Elapsed / n;
+        var history = Prompt();
         report.AppendLine(CultureInfo.InvariantCulture,
-            $"| CostFilter computation alone (token estimate + worst case + exact price) | {Micro(compute)} | — | — | ≤ 50 µs |");
+            $"| CostFilter computation alone (token estimate + worst case + exact price), a new request text each call | {Micro(Compute(Prompt))} | — | — | ≤ 50 µs |");
+        report.AppendLine(CultureInfo.InvariantCulture,
+            $"| The same, every text seen before (a conversation's history sent again on the next round trip) | {Micro(Compute(() => history))} | — | — | — |");
     }
 
     /// <summary>The whole pipeline against the simulator, with and without the filter (same client, same HTTP stack).</summary>
@@ -131,7 +147,7 @@ internal static class CostsBenchmark
         // 1,000-call rounds went from 1.7 ms to 0.25 ms a call over the first 15,000 calls): measured after 12,000 each.
         const int warmUp = 12_000, rounds = 15, perRound = 1_000;
         var instant = await CompareAsync(
-            () => withFilter.GetResponseAsync(Prompt, options), () => without.GetResponseAsync(Prompt, plain()), warmUp, rounds, perRound);
+            () => withFilter.GetResponseAsync(Prompt(), options), () => without.GetResponseAsync(Prompt(), plain()), warmUp, rounds, perRound);
         report.AppendLine(CultureInfo.InvariantCulture,
             $"| One model call end to end (real OpenAI connector → simulator over loopback, answering at once; after {warmUp:N0} warm-up calls each, {rounds} rounds of {perRound:N0}) | {Milli(instant.A)} | {Milli(instant.B)} without the CostFilter | {instant.Ratio:0.00}× (median of the rounds' ratios) | ≤ 1.05× |");
         string Cpu(Dictionary<string, double> cpu) =>
@@ -143,7 +159,7 @@ internal static class CostsBenchmark
         // The same with the simulator taking 50 ms per answer, the low end of a hosted model's latency.
         await SetScriptAsync(infrastructure, delayMs: 50);
         var slow = await CompareAsync(
-            () => withFilter.GetResponseAsync(Prompt, options), () => without.GetResponseAsync(Prompt, plain()), warmUp: 10, rounds: 5, perRound: 10);
+            () => withFilter.GetResponseAsync(Prompt(), options), () => without.GetResponseAsync(Prompt(), plain()), warmUp: 10, rounds: 5, perRound: 10);
         report.AppendLine(CultureInfo.InvariantCulture,
             $"| One model call end to end, the simulator answering in 50 ms | {Milli(slow.A)} | {Milli(slow.B)} without the CostFilter | {slow.Ratio:0.000}× | ≤ 1.05× |");
         await SetScriptAsync(infrastructure, delayMs: 0);
