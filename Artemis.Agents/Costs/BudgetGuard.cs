@@ -147,6 +147,46 @@ public sealed class BudgetGuard(IConnectionMultiplexer redis, BudgetOptions opti
         return new Settlement(true, result.Skip(1).Select(index => windows[(int)index - 1]).ToList());
     }
 
+    // KEYS: per call its settled marker, then its windows. ARGV[1] marker lifetime (ms), then per call: its number of
+    // windows and its cost (nano-dollars). Returns how many calls were counted now (the others had been counted before).
+    private const string ReplayScript = """
+        local k, counted = 1, 0
+        for a = 2, #ARGV, 2 do
+          local n = tonumber(ARGV[a])
+          if redis.call('SET', KEYS[k], 1, 'NX', 'PX', ARGV[1]) then
+            for i = 1, n do redis.call('HINCRBY', KEYS[k + i], 'spent', ARGV[a + 1]) end
+            counted = counted + 1
+          end
+          k = k + 1 + n
+        end
+        return counted
+        """;
+
+    /// <summary>
+    /// Counts calls of the ledger (its replay at start) in their windows, once per call id as a settle does, all of
+    /// them in one round trip; returns how many were counted now. No alert is raised for them: the next call that
+    /// settles in a window past its threshold raises it.
+    /// </summary>
+    public async Task<int> CountAsync(IReadOnlyList<(string CallId, IReadOnlyList<BudgetWindow> Windows, decimal Usd)> calls)
+    {
+        if (calls.Count == 0)
+        {
+            return 0;
+        }
+
+        var keys = new List<RedisKey>(calls.Count * 4);
+        var values = new List<RedisValue>(1 + calls.Count * 2) { (long)SettledMarkerLifetime.TotalMilliseconds };
+        foreach (var (callId, windows, usd) in calls)
+        {
+            keys.Add(SettledPrefix + callId);
+            keys.AddRange(windows.Select(window => (RedisKey)window.Key));
+            values.Add(windows.Count);
+            values.Add(ToNanoDollars(usd));
+        }
+
+        return (int)await redis.GetDatabase().ScriptEvaluateAsync(ReplayScript, [.. keys], [.. values]);
+    }
+
     /// <summary>The key marking that a window's alert was raised (per threshold, so a changed threshold alerts anew).</summary>
     internal RedisKey AlertMarker(BudgetWindow window) =>
         AlertPrefix + window.Key[BudgetWindows.KeyPrefix.Length..] + ":" + options.AlertThreshold.ToString(CultureInfo.InvariantCulture);

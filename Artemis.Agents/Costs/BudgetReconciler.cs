@@ -12,6 +12,8 @@ namespace Artemis.Agents.Costs;
 public sealed partial class BudgetReconciler(
     DatabaseMigrator migrator, CostLedger ledger, NpgsqlDataSource dataSource, BudgetGuard budgets, BudgetWindows windows, ILogger<BudgetReconciler> logger) : BackgroundService
 {
+    private const int BatchSize = 500;
+
     private readonly TaskCompletionSource _completed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Task Completed => _completed.Task;
@@ -37,24 +39,30 @@ public sealed partial class BudgetReconciler(
         }
     }
 
-    /// <summary>Counts every recent ledger row not yet in the counters; returns how many were counted now.</summary>
+    /// <summary>
+    /// Counts every recent ledger row not yet in the counters, a batch of rows per round trip (a ledger of millions of
+    /// calls is replayed in thousands of them, not millions); returns how many were counted now.
+    /// </summary>
     public async Task<int> ReconcileAsync(CancellationToken cancellationToken)
     {
         await using var command = dataSource.CreateCommand(
             "SELECT call_id, occurred_at, card_id, cost_usd FROM cost_entries WHERE occurred_at >= now() - interval '40 days'");
         var counted = 0;
+        var batch = new List<(string, IReadOnlyList<BudgetWindow>, decimal)>(BatchSize);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             var occurred = new DateTimeOffset(reader.GetDateTime(1), TimeSpan.Zero);
             var card = reader.IsDBNull(2) ? null : reader.GetString(2);
-            if ((await budgets.SettleAsync(reader.GetString(0), windows.For(occurred, card), reader.GetDecimal(3))).Counted)
+            batch.Add((reader.GetString(0), windows.For(occurred, card), reader.GetDecimal(3)));
+            if (batch.Count == BatchSize)
             {
-                counted++;
+                counted += await budgets.CountAsync(batch);
+                batch.Clear();
             }
         }
 
-        return counted;
+        return counted + await budgets.CountAsync(batch);
     }
 
     [LoggerMessage(EventId = 4020, Level = LogLevel.Information, Message = "Budget counters reconciled with the ledger: {Counted} calls counted now")]

@@ -167,6 +167,25 @@ public sealed class BudgetTests(ModelPipelineFixture pipeline) : IClassFixture<M
     }
 
     [Fact]
+    public async Task A_ledger_of_many_calls_is_replayed_into_the_counters_once_per_call()
+    {
+        string[] cards = [NewCard(), NewCard()];
+        var reconciler = pipeline.Services.GetRequiredService<BudgetReconciler>();
+        // 1,201 calls in the ledger and never counted (more than two of the replay's batches), one of them counted
+        // before the restart.
+        var entries = Enumerable.Range(0, 1201).Select(i => LedgerEntry.For($"replay-{cards[i % 2]}-{i}", DateTimeOffset.UtcNow,
+            new CallCost("gpt-4o", 100, 0, 10, 0, 0, 0.001m), new CostAttribution(cards[i % 2], "development", "developer-1"), estimated: false)).ToList();
+        Assert.Equal(1201, await pipeline.Services.GetRequiredService<CostLedger>().RecordAsync(entries, CancellationToken.None));
+        Assert.True((await Guard.SettleAsync(entries[0].CallId, Windows.For(cards[0]), 0.001m)).Counted);
+
+        Assert.True(await reconciler.ReconcileAsync(CancellationToken.None) >= 1200);
+        await reconciler.ReconcileAsync(CancellationToken.None);
+
+        var spent = await Task.WhenAll(cards.Select(async card => (await Guard.StateAsync(Windows.For(card).Single(window => window.Name == $"card {card}"))).SpentUsd));
+        Assert.Equal([601 * 0.001m, 600 * 0.001m], spent);
+    }
+
+    [Fact]
     public async Task The_alert_is_raised_exactly_once_per_window()
     {
         var card = NewCard();
