@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using StackExchange.Redis;
@@ -14,9 +15,12 @@ namespace Artemis.Agents.Costs;
 /// reader before it reads, BudgetReconciler at start). An entry queued by a process killed a moment later is moved
 /// by the next drain of any replica.
 /// </summary>
-public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, BudgetLeases leases) : IDisposable
+public sealed partial class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplexer redis, BudgetLeases leases, ILogger<CostLedger> logger) : IDisposable
 {
     public const string PendingStream = "artemis:ledger:pending";
+
+    /// <summary>Queued items that are not ledger entries (written by hand, or damaged): kept here, with why, for a person.</summary>
+    public const string RejectedStream = "artemis:ledger:rejected";
     /// <summary>Stream items read at a time, and entries recorded in one statement.</summary>
     private const int BatchSize = 500;
 
@@ -40,10 +44,22 @@ public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplex
                     return recorded;
                 }
 
-                // An item is one call's entry (a settle of its own) or a batch's (a budget lease sync).
-                var entries = queued.SelectMany(item => item["entries"] is { IsNull: false } batch
-                    ? LedgerEntry.ManyFromJson(batch!)
-                    : [LedgerEntry.FromJson(item["entry"]!)]).ToList();
+                var entries = new List<LedgerEntry>();
+                foreach (var item in queued)
+                {
+                    try
+                    {
+                        entries.AddRange(Entries(item));
+                    }
+                    catch (JsonException exception)
+                    {
+                        // Not an entry: set aside with the reason rather than block every entry queued after it.
+                        await database.StreamAddAsync(RejectedStream,
+                            [new("item", item.Id), new("reason", exception.Message), .. item.Values]);
+                        QueuedItemRejected(logger, item.Id.ToString(), RejectedStream, exception.Message);
+                    }
+                }
+
                 foreach (var chunk in entries.Chunk(BatchSize))
                 {
                     recorded += await RecordAsync(chunk, cancellationToken);
@@ -58,6 +74,15 @@ public sealed class CostLedger(NpgsqlDataSource dataSource, IConnectionMultiplex
             _draining.Release();
         }
     }
+
+    /// <summary>An item's entries: one call's (a settle of its own) or a batch's (a budget lease sync).</summary>
+    private static List<LedgerEntry> Entries(StreamEntry item) =>
+        item["entries"] is { IsNull: false } batch ? LedgerEntry.ManyFromJson(batch.ToString())
+        : item["entry"] is { IsNull: false } entry ? [LedgerEntry.FromJson(entry.ToString())]
+        : throw new JsonException("the item has neither an 'entry' nor an 'entries' field");
+
+    [LoggerMessage(EventId = 4031, Level = LogLevel.Error, Message = "Queued ledger item {Item} is not a ledger entry ({Reason}): moved to {Stream} as it was, not recorded")]
+    private static partial void QueuedItemRejected(ILogger logger, string item, string stream, string reason);
 
     /// <summary>Records the entries in one statement; returns how many were new (the others were already there).</summary>
     public async Task<int> RecordAsync(IReadOnlyList<LedgerEntry> entries, CancellationToken cancellationToken)

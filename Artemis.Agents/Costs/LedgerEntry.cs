@@ -29,15 +29,29 @@ public sealed record LedgerEntry(
     public string ToJson() => JsonSerializer.Serialize(this, LedgerEntryJson.Default.LedgerEntry);
 
     public static LedgerEntry FromJson(string json) =>
-        JsonSerializer.Deserialize(json, LedgerEntryJson.Default.LedgerEntry) ?? throw new JsonException("a ledger entry cannot be null");
+        Checked(JsonSerializer.Deserialize(json, LedgerEntryJson.Default.LedgerEntry) ?? throw new JsonException("a ledger entry cannot be null"));
 
     /// <summary>Several entries as one JSON array (a batch queued as one stream item).</summary>
     public static string ToJson(List<LedgerEntry> entries) => JsonSerializer.Serialize(entries, LedgerEntryJson.Default.ListLedgerEntry);
 
-    public static List<LedgerEntry> ManyFromJson(string json) =>
-        JsonSerializer.Deserialize(json, LedgerEntryJson.Default.ListLedgerEntry) is { } entries && !entries.Contains(null!)
-            ? entries
-            : throw new JsonException("a batch of ledger entries cannot be or hold null");
+    public static List<LedgerEntry> ManyFromJson(string json)
+    {
+        var entries = JsonSerializer.Deserialize(json, LedgerEntryJson.Default.ListLedgerEntry) ?? throw new JsonException("a batch of ledger entries cannot be null");
+        foreach (var entry in entries)
+        {
+            Checked(entry ?? throw new JsonException("a batch of ledger entries cannot hold null"));
+        }
+
+        return entries;
+    }
+
+    /// <summary>An entry the ledger can record: a call id and a model, and no negative count or cost.</summary>
+    private static LedgerEntry Checked(LedgerEntry entry) =>
+        string.IsNullOrEmpty(entry.CallId) || string.IsNullOrEmpty(entry.Model)
+            ? throw new JsonException("a ledger entry needs a CallId and a Model")
+            : entry.InputTokens < 0 || entry.CachedInputTokens < 0 || entry.OutputTokens < 0 || entry.AudioInputTokens < 0 || entry.AudioOutputTokens < 0 || entry.CostUsd < 0
+                ? throw new JsonException($"ledger entry {entry.CallId} has a negative token count or cost")
+                : entry;
 }
 
 [JsonSerializable(typeof(LedgerEntry))]

@@ -253,4 +253,36 @@ public sealed class BudgetLeaseTests(ModelPipelineFixture pipeline) : IClassFixt
         Assert.Throws<System.Text.Json.JsonException>(() => LedgerEntry.ManyFromJson("[null]"));
         Assert.Throws<System.Text.Json.JsonException>(() => LedgerEntry.ManyFromJson("null"));
     }
+
+    [Fact]
+    public async Task A_queued_item_that_is_not_a_ledger_entry_is_set_aside_with_why_and_the_entries_after_it_are_recorded()
+    {
+        var card = "card-" + Guid.NewGuid().ToString("N")[..8];
+        var database = pipeline.Services.GetRequiredService<IConnectionMultiplexer>().GetDatabase();
+        var good = LedgerEntry.For(Guid.NewGuid().ToString("N"), DateTimeOffset.UtcNow, new CallCost("gpt-4o", 100, 0, 10, 0, 0, 0.5m),
+            new CostAttribution(card, "review", "voice"), estimated: false);
+        RedisValue[] bad =
+        [
+            await database.StreamAddAsync(CostLedger.PendingStream, "entry", "not json"),
+            await database.StreamAddAsync(CostLedger.PendingStream, "something", "else"),
+            await database.StreamAddAsync(CostLedger.PendingStream, "entries", """[{"CallId":"no-model","CostUsd":1}]"""),
+            await database.StreamAddAsync(CostLedger.PendingStream, "entry", good.ToJson().Replace("\"InputTokens\":100", "\"InputTokens\":-100", StringComparison.Ordinal)),
+        ];
+        await database.StreamAddAsync(CostLedger.PendingStream, "entry", good.ToJson());
+
+        var row = Assert.Single(await pipeline.LedgerAsync(card));
+        Assert.Equal((good.CallId, 0.5m), (row.CallId, row.Usd));
+
+        var rejected = (await database.StreamRangeAsync(CostLedger.RejectedStream)).Where(item => bad.Contains(item["item"])).ToList();
+        Assert.Equal(bad, rejected.Select(item => item["item"]));
+        Assert.All(rejected, item => Assert.False(string.IsNullOrEmpty(item["reason"])));
+        Assert.Equal("not json", rejected[0]["entry"]);
+        Assert.Equal("else", rejected[1]["something"]);
+        Assert.Contains("Model", rejected[2]["reason"].ToString(), StringComparison.Ordinal);
+        Assert.Contains("negative", rejected[3]["reason"].ToString(), StringComparison.Ordinal);
+        foreach (var id in bad)
+        {
+            Assert.Empty(await database.StreamRangeAsync(CostLedger.PendingStream, id, id));
+        }
+    }
 }
