@@ -236,7 +236,8 @@ public sealed class BudgetLeaseTests(ModelPipelineFixture pipeline) : IClassFixt
         Assert.Equal(303, rows.Count);
         Assert.Equal(303, rows.Select(row => row.CallId).Distinct().Count());
         Assert.Equal(300 * CallUsd + 3 * 0.5m, rows.Sum(row => row.Usd));
-        Assert.Equal((300 * CallUsd, 0m), ((await Guard.StateAsync(window)).SpentUsd, (await Guard.StateAsync(window)).ReservedUsd));
+        var state = await Guard.StateAsync(window);
+        Assert.Equal((300 * CallUsd, 0m), (state.SpentUsd, state.ReservedUsd));
     }
 
     [Fact]
